@@ -19,7 +19,7 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on (port 0 picks a free one)")
 	dataDir := flag.String("data", ".data/store", "directory holding the SQLite files")
-	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	logLevel := flag.String("log-level", "error", "debug, info, warn or error")
 	flag.Parse()
 
 	var level slog.Level

@@ -1,0 +1,49 @@
+// Publishes envelopes to cqrs.events on a confirm channel: a publish counts
+// only once the broker has confirmed it (persisted, for durable queues).
+import type { ConfirmChannel } from 'amqplib';
+import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
+import { AmqpConnection, declareExchange } from '../lib/amqp';
+import { EXCHANGE, encodeEnvelope, publishOptions, routingKey } from '../lib/envelope';
+import { UnavailableError } from '../lib/grpc-errors';
+
+export class EventPublisher {
+  private channel?: ConfirmChannel;
+
+  constructor(private readonly amqp: AmqpConnection) {}
+
+  async start(): Promise<void> {
+    await this.amqp.onConnect(async (conn) => {
+      await declareExchange(conn);
+      const ch = await conn.createConfirmChannel();
+      ch.on('close', () => {
+        if (this.channel === ch) this.channel = undefined;
+      });
+      ch.on('error', () => undefined); // the connection's handler logs and reconnects
+      this.channel = ch;
+    });
+  }
+
+  get isUp(): boolean {
+    return this.channel !== undefined;
+  }
+
+  /** Resolves when every envelope is confirmed; rejects if any is not. */
+  async publish(envelopes: EventEnvelope[]): Promise<void> {
+    const ch = this.channel;
+    if (!ch) throw new UnavailableError('event broker unavailable');
+    await Promise.all(
+      envelopes.map(
+        (e) =>
+          new Promise<void>((resolve, reject) => {
+            try {
+              ch.publish(EXCHANGE, routingKey(e), encodeEnvelope(e), publishOptions(e), (err) =>
+                err ? reject(new UnavailableError(`broker did not confirm event ${e.eventId}`)) : resolve(),
+              );
+            } catch (err) {
+              reject(err);
+            }
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,74 @@
+// command-svc: config, wiring, serve. gRPC on COMMAND_GRPC_PORT (8010).
+import { CommandServiceService } from '../gen/ts/cqrs/v1/command_service';
+import { AmqpConnection, brokerUnreachable } from '../lib/amqp';
+import { common, int, port, readConfig } from '../lib/config';
+import { EventConsumer } from '../lib/consumer';
+import { startGrpcServer } from '../lib/grpc-server';
+import { HealthMonitor } from '../lib/health';
+import { runService } from '../lib/lifecycle';
+import { connectMongo, pingMongo, WRITE_DB } from '../lib/mongo';
+import { CommandHandler } from './command-handler';
+import { EventPublisher } from './event-publisher';
+import { EventStore } from '../lib/event-store';
+import { commandService } from './grpc-service';
+import { ORDER_PROCESS_EVENTS, OrderProcess } from './order-process';
+import { OutboxRelay } from './outbox-relay';
+
+const SERVICE = 'cqrs.v1.CommandService';
+
+runService('command-svc', async (log) => {
+  const config = readConfig({
+    ...common,
+    COMMAND_GRPC_PORT: port(8010),
+    RELAY_INTERVAL_MS: int(1_000, 10),
+    CONSUMER_PREFETCH: int(16, 1),
+    // Test-only fault hook: exit abruptly after storing this many commits, before publishing.
+    FAULT_EXIT_AFTER_STORE: int(0),
+  });
+
+  const mongo = await connectMongo(config.MONGO_URL);
+  const db = mongo.db(WRITE_DB);
+  const amqp = new AmqpConnection(config.AMQP_URL, log);
+  await amqp.connect().catch((err) => {
+    throw brokerUnreachable(config.AMQP_URL, err);
+  });
+
+  const store = new EventStore(db);
+  const publisher = new EventPublisher(amqp);
+  await publisher.start();
+  const relay = new OutboxRelay(db, store, publisher, log, { intervalMs: config.RELAY_INTERVAL_MS, graceMs: 2_000, orphanAfterMs: 60_000 });
+  const handler = new CommandHandler(store, relay, publisher, log);
+  if (config.FAULT_EXIT_AFTER_STORE > 0) {
+    let left = config.FAULT_EXIT_AFTER_STORE;
+    handler.afterStore = () => --left <= 0 && process.kill(process.pid, 'SIGKILL');
+  }
+
+  const process_ = new OrderProcess(handler, log);
+  const consumer = new EventConsumer(
+    amqp,
+    { queue: 'command-svc.order-process', bindings: ORDER_PROCESS_EVENTS, prefetch: config.CONSUMER_PREFETCH, maxAttempts: 5, handle: (e) => process_.handle(e) },
+    log,
+  );
+  await consumer.start();
+  relay.start();
+
+  let monitor: HealthMonitor | undefined;
+  const server = await startGrpcServer(config.HOST, config.COMMAND_GRPC_PORT, [
+    { name: SERVICE, definition: CommandServiceService, implementation: commandService(handler, () => monitor!.current, log) as never },
+  ]);
+  monitor = new HealthMonitor('command-svc', { mongodb: () => pingMongo(db), rabbitmq: () => publisher.isUp && consumer.isUp }, { health: server.health, services: [SERVICE] }, log);
+  await monitor.refresh();
+  monitor.start();
+  log.info({ port: server.port, host: config.HOST }, 'command-svc listening');
+
+  return {
+    async stop() {
+      monitor!.stop();
+      await server.stop();
+      await consumer.stop();
+      await relay.stop();
+      await amqp.close();
+      await mongo.close();
+    },
+  };
+});

@@ -1,0 +1,121 @@
+// The product aggregate: stock on hand and the reservations held against it.
+// Reservations are keyed by order id, which makes every reaction idempotent:
+// reserving twice for one order, or releasing what is gone, decides nothing.
+import { PreconditionError } from './errors';
+import { event, type DomainEvent } from './events';
+
+export interface ProductState {
+  exists: boolean;
+  productId: number;
+  productName: string;
+  unitPriceCents: number;
+  totalQuantity: number;
+  lowStockThreshold: number;
+  /** order id → units held */
+  reservations: Record<string, number>;
+}
+
+export const initialProduct = (): ProductState => ({
+  exists: false,
+  productId: 0,
+  productName: '',
+  unitPriceCents: 0,
+  totalQuantity: 0,
+  lowStockThreshold: 0,
+  reservations: {},
+});
+
+export const reservedQuantity = (s: ProductState): number =>
+  Object.values(s.reservations).reduce((a, b) => a + b, 0);
+export const availableQuantity = (s: ProductState): number => s.totalQuantity - reservedQuantity(s);
+
+export type ProductCommand =
+  | {
+      type: 'UpdateInventory';
+      productId: number;
+      productName?: string;
+      unitPriceCents?: number;
+      quantity?: number;
+      quantityDelta?: number;
+      lowStockThreshold?: number;
+    }
+  | { type: 'Reserve'; productId: number; orderId: string; quantity: number }
+  | { type: 'Release'; orderId: string }
+  | { type: 'Sell'; orderId: string };
+
+/** Why a reservation was refused, in words an order's timeline can show. */
+export class ReservationRefused extends PreconditionError {
+  override name = 'ReservationRefused';
+}
+
+export function decideProduct(command: ProductCommand, state: ProductState): DomainEvent[] {
+  switch (command.type) {
+    case 'UpdateInventory':
+      return decideUpdate(command, state);
+    case 'Reserve': {
+      if (!state.exists) throw new ReservationRefused(`unknown product ${command.productId}`);
+      if (command.orderId in state.reservations) return [];
+      const available = availableQuantity(state);
+      if (available < command.quantity) {
+        throw new ReservationRefused(
+          `not enough stock for product ${state.productId}: ${command.quantity} requested, ${available} available`,
+        );
+      }
+      return [event('inventoryReserved', { productId: state.productId, orderId: command.orderId, quantity: command.quantity })];
+    }
+    case 'Release':
+    case 'Sell': {
+      const quantity = state.reservations[command.orderId];
+      if (quantity === undefined) return [];
+      const value = { productId: state.productId, orderId: command.orderId, quantity };
+      return [command.type === 'Release' ? event('inventoryReleased', value) : event('inventorySold', value)];
+    }
+  }
+}
+
+function decideUpdate(command: Extract<ProductCommand, { type: 'UpdateInventory' }>, state: ProductState): DomainEvent[] {
+  if (!state.exists && (command.productName === undefined || command.unitPriceCents === undefined)) {
+    throw new PreconditionError(`product ${command.productId} does not exist yet: product_name and unit_price are required to create it`);
+  }
+  let total = command.quantity ?? state.totalQuantity;
+  total += command.quantityDelta ?? 0;
+  const reserved = reservedQuantity(state);
+  if (total < reserved) {
+    throw new PreconditionError(`stock of product ${command.productId} cannot go to ${total}: ${reserved} units are reserved by orders`);
+  }
+  return [
+    event('inventoryUpdated', {
+      productId: command.productId,
+      productName: command.productName ?? state.productName,
+      unitPriceCents: command.unitPriceCents ?? state.unitPriceCents,
+      totalQuantity: total,
+      lowStockThreshold: command.lowStockThreshold ?? state.lowStockThreshold,
+    }),
+  ];
+}
+
+export function evolveProduct(state: ProductState, e: DomainEvent): ProductState {
+  switch (e.$case) {
+    case 'inventoryUpdated': {
+      const { productId, productName, unitPriceCents, totalQuantity, lowStockThreshold } = e.value;
+      return { ...state, exists: true, productId, productName, unitPriceCents, totalQuantity, lowStockThreshold };
+    }
+    case 'inventoryReserved':
+      return { ...state, reservations: { ...state.reservations, [e.value.orderId]: e.value.quantity } };
+    case 'inventoryReleased':
+      return { ...state, reservations: without(state.reservations, e.value.orderId) };
+    case 'inventorySold':
+      return {
+        ...state,
+        totalQuantity: state.totalQuantity - e.value.quantity,
+        reservations: without(state.reservations, e.value.orderId),
+      };
+    default:
+      return state;
+  }
+}
+
+function without(map: Record<string, number>, key: string): Record<string, number> {
+  const { [key]: _, ...rest } = map;
+  return rest;
+}

@@ -1,0 +1,114 @@
+// A durable, self-healing consumer of cqrs.events. Quorum queue with a single
+// active consumer (a second instance stands by, so one stream is never applied
+// by two processes at once), manual acks, and a bounded number of attempts:
+// a message that keeps failing is parked on the dead-letter queue with the
+// reason, and the others flow on.
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { decodeEnvelope, EXCHANGE } from './envelope';
+import type { AmqpConnection } from './amqp';
+import type { Logger } from './logger';
+import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
+import type { DomainEvent } from '../domain/events';
+
+export const DEAD_LETTER_EXCHANGE = 'cqrs.dead-letter';
+export const deadLetterQueue = (queue: string) => `${queue}.dead-letter`;
+
+export type Envelope = EventEnvelope & { payload: DomainEvent };
+
+export interface ConsumerOptions {
+  queue: string;
+  /** Routing keys (event full names) to bind; '#' for all. */
+  bindings: string[];
+  prefetch: number;
+  maxAttempts: number;
+  handle: (e: Envelope, msg: ConsumeMessage) => Promise<void>;
+}
+
+export class EventConsumer {
+  private channel?: Channel;
+  private inFlight = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    private readonly amqp: AmqpConnection,
+    private readonly opts: ConsumerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  get isUp(): boolean {
+    return this.channel !== undefined;
+  }
+
+  async start(): Promise<void> {
+    await this.amqp.onConnect(async (conn) => {
+      if (this.stopped) return;
+      const ch = await conn.createChannel();
+      ch.on('close', () => this.channel === ch && (this.channel = undefined));
+      ch.on('error', () => undefined);
+      await declareQueue(ch, this.opts.queue, this.opts.bindings, this.opts.maxAttempts);
+      await ch.prefetch(this.opts.prefetch);
+      await ch.consume(this.opts.queue, (msg) => msg && this.track(this.deliver(ch, msg)), { noAck: false });
+      this.channel = ch;
+    });
+  }
+
+  /** Stops taking deliveries, waits for those in hand; unacked ones return to the queue. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const ch = this.channel;
+    this.channel = undefined;
+    await Promise.allSettled([...this.inFlight]);
+    await ch?.close().catch(() => undefined);
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private async deliver(ch: Channel, msg: ConsumeMessage): Promise<void> {
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(msg.content);
+    } catch (err) {
+      return this.park(ch, msg, `undecodable event: ${(err as Error).message}`);
+    }
+    try {
+      await this.opts.handle(envelope, msg);
+      ch.ack(msg);
+    } catch (err) {
+      const attempts = Number(msg.properties.headers?.['x-delivery-count'] ?? 0) + 1;
+      const reason = (err as Error).message;
+      if (attempts >= this.opts.maxAttempts) return this.park(ch, msg, reason, envelope);
+      this.log.warn({ eventId: envelope.eventId, streamId: envelope.streamId, attempts, err: reason }, 'event failed; will retry');
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempts, 2_000)));
+      ch.nack(msg, false, true);
+    }
+  }
+
+  private park(ch: Channel, msg: ConsumeMessage, reason: string, e?: Envelope): void {
+    const headers = { ...msg.properties.headers, 'x-failure-reason': reason, 'x-failed-queue': this.opts.queue, 'x-failed-at': new Date().toISOString() };
+    ch.publish(DEAD_LETTER_EXCHANGE, this.opts.queue, msg.content, { ...msg.properties, headers, persistent: true });
+    ch.ack(msg);
+    this.log.error({ eventId: e?.eventId ?? msg.properties.messageId, streamId: e?.streamId, reason }, 'event dead-lettered');
+  }
+}
+
+async function declareQueue(ch: Channel, queue: string, bindings: string[], maxAttempts: number): Promise<void> {
+  await ch.assertExchange(EXCHANGE, 'topic', { durable: true });
+  await ch.assertExchange(DEAD_LETTER_EXCHANGE, 'direct', { durable: true });
+  await ch.assertQueue(deadLetterQueue(queue), { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await ch.bindQueue(deadLetterQueue(queue), DEAD_LETTER_EXCHANGE, queue);
+  await ch.assertQueue(queue, {
+    durable: true,
+    arguments: {
+      'x-queue-type': 'quorum',
+      'x-single-active-consumer': true,
+      // Backstop if a process dies mid-message repeatedly: the broker parks it.
+      'x-delivery-limit': maxAttempts * 2,
+      'x-dead-letter-exchange': DEAD_LETTER_EXCHANGE,
+      'x-dead-letter-routing-key': queue,
+    },
+  });
+  for (const key of bindings) await ch.bindQueue(queue, EXCHANGE, key);
+}

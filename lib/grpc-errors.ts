@@ -1,0 +1,39 @@
+// The one place domain errors become gRPC statuses. Field violations travel
+// as google.rpc.BadRequest in grpc-status-details-bin, which the edge (like
+// Envoy with convert_grpc_status) turns into the REST error body.
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { BadRequest } from '../gen/ts/google/rpc/error_details';
+import { Status } from '../gen/ts/google/rpc/status';
+import { ConcurrencyError, NotFoundError, PreconditionError, ValidationError, type FieldViolation } from '../domain/errors';
+
+export function grpcError(code: status, message: string, violations: FieldViolation[] = []): ServiceError {
+  const metadata = new Metadata();
+  const details = violations.length
+    ? [
+        {
+          typeUrl: 'type.googleapis.com/google.rpc.BadRequest',
+          value: Buffer.from(BadRequest.encode({ fieldViolations: violations.map((v) => ({ ...v, reason: '', localizedMessage: undefined })) }).finish()),
+        },
+      ]
+    : [];
+  metadata.set('grpc-status-details-bin', Buffer.from(Status.encode({ code, message, details }).finish()));
+  return Object.assign(new Error(message), { code, details: message, metadata });
+}
+
+/** Known errors keep their meaning; anything else is INTERNAL and logged by the caller. */
+export function toGrpcError(err: unknown): ServiceError {
+  if (err instanceof ValidationError) return grpcError(status.INVALID_ARGUMENT, `invalid request: ${err.message}`, err.violations);
+  if (err instanceof NotFoundError) return grpcError(status.NOT_FOUND, err.message);
+  if (err instanceof PreconditionError) return grpcError(status.FAILED_PRECONDITION, err.message);
+  if (err instanceof ConcurrencyError) return grpcError(status.ABORTED, err.message);
+  if (err instanceof UnavailableError) return grpcError(status.UNAVAILABLE, err.message);
+  return grpcError(status.INTERNAL, 'internal error');
+}
+
+export const isInternal = (err: unknown) =>
+  !(err instanceof ValidationError || err instanceof NotFoundError || err instanceof PreconditionError || err instanceof ConcurrencyError || err instanceof UnavailableError);
+
+/** A dependency (store, broker) is down: the client may retry. */
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+}

@@ -1,0 +1,75 @@
+// One way to serve gRPC: our services plus standard health and reflection,
+// so grpcurl and load balancers work against every service the same way.
+import { readFileSync } from 'node:fs';
+import {
+  Server,
+  ServerCredentials,
+  type handleUnaryCall,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import { toGrpcError, isInternal } from './grpc-errors';
+import type { Logger } from './logger';
+import { descriptorPath } from './paths';
+
+export interface GrpcService {
+  name: string; // full name, e.g. cqrs.v1.CommandService
+  definition: ServiceDefinition;
+  implementation: UntypedServiceImplementation;
+}
+
+export interface StartedServer {
+  port: number;
+  health: HealthImplementation;
+  /** Stops accepting calls, lets in-flight calls finish (bounded), then closes. */
+  stop(): Promise<void>;
+}
+
+export async function startGrpcServer(host: string, port: number, services: GrpcService[]): Promise<StartedServer> {
+  const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
+  for (const s of services) server.addService(s.definition, s.implementation);
+  const health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(services.map((s) => [s.name, 'NOT_SERVING'])) });
+  health.addToServer(server);
+  const reflection = new ReflectionService(loadFileDescriptorSetFromBuffer(readFileSync(descriptorPath)));
+  reflection.addToServer(server);
+
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      const force = setTimeout(() => server.forceShutdown(), 10_000);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  return { port: bound, health, stop };
+}
+
+/** Sets every listed service (and the server as a whole, "") to one status. */
+export function setServing(health: HealthImplementation, names: string[], serving: boolean): void {
+  for (const n of ['', ...names]) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
+}
+
+/**
+ * Wraps an async handler: domain errors become statuses in one place, and
+ * only unexpected ones are logged as errors.
+ */
+export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, md: Record<string, string>) => Promise<Res>): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const md: Record<string, string> = {};
+    for (const [k, v] of Object.entries(call.metadata.getMap())) if (typeof v === 'string') md[k] = v;
+    fn(call.request, md).then(
+      (res) => callback(null, res),
+      (err) => {
+        if (isInternal(err)) log.error({ err, method }, 'call failed');
+        else log.info({ method, reason: (err as Error).message }, 'call refused');
+        callback(toGrpcError(err));
+      },
+    );
+  };
+}

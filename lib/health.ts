@@ -1,0 +1,54 @@
+// Health as one value, shared by the REST health path and grpc.health.v1:
+// SERVING only while every dependency answers.
+import type { HealthImplementation } from 'grpc-health-check';
+import type { DependencyHealth } from '../gen/ts/cqrs/v1/read_models';
+import type { Logger } from './logger';
+import { setServing } from './grpc-server';
+
+export interface HealthReport {
+  status: 'SERVING' | 'NOT_SERVING';
+  service: string;
+  dependencies: DependencyHealth[];
+}
+
+export type Check = () => Promise<boolean> | boolean;
+
+export class HealthMonitor {
+  private report: HealthReport;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly service: string,
+    private readonly checks: Record<string, Check>,
+    private readonly grpc: { health: HealthImplementation; services: string[] },
+    private readonly log: Logger,
+  ) {
+    this.report = { status: 'NOT_SERVING', service, dependencies: [] };
+  }
+
+  get current(): HealthReport {
+    return this.report;
+  }
+
+  async refresh(): Promise<HealthReport> {
+    const dependencies = await Promise.all(
+      Object.entries(this.checks).map(async ([name, check]) => {
+        const up = await Promise.resolve(check()).catch(() => false);
+        return { name, status: up ? 'UP' : 'DOWN', detail: '' };
+      }),
+    );
+    const status = dependencies.every((d) => d.status === 'UP') ? 'SERVING' : 'NOT_SERVING';
+    if (status !== this.report.status) this.log.info({ status, dependencies }, 'health changed');
+    this.report = { status, service: this.service, dependencies };
+    setServing(this.grpc.health, this.grpc.services, status === 'SERVING');
+    return this.report;
+  }
+
+  start(intervalMs = 1_000): void {
+    this.timer = setInterval(() => void this.refresh(), intervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

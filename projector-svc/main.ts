@@ -1,0 +1,40 @@
+// projector-svc: consumes every event on cqrs.events into the read models.
+import { AmqpConnection, brokerUnreachable } from '../lib/amqp';
+import { common, int, readConfig } from '../lib/config';
+import { EventConsumer } from '../lib/consumer';
+import { EventStore } from '../lib/event-store';
+import { runService } from '../lib/lifecycle';
+import { connectMongo, READ_DB, WRITE_DB } from '../lib/mongo';
+import { ReadStore } from '../lib/read-store';
+import { Projector } from './projector';
+
+const PROJECTOR_QUEUE = 'projector-svc.read-models';
+
+runService('projector-svc', async (log) => {
+  const config = readConfig({ ...common, CONSUMER_PREFETCH: int(64, 1), MAX_ATTEMPTS: int(5, 1) });
+
+  const mongo = await connectMongo(config.MONGO_URL);
+  const read = new ReadStore(mongo.db(READ_DB));
+  await read.ensureIndexes();
+  const projector = new Projector(read, new EventStore(mongo.db(WRITE_DB)), log);
+
+  const amqp = new AmqpConnection(config.AMQP_URL, log);
+  await amqp.connect().catch((err) => {
+    throw brokerUnreachable(config.AMQP_URL, err);
+  });
+  const consumer = new EventConsumer(
+    amqp,
+    { queue: PROJECTOR_QUEUE, bindings: ['#'], prefetch: config.CONSUMER_PREFETCH, maxAttempts: config.MAX_ATTEMPTS, handle: (e) => projector.handle(e) },
+    log,
+  );
+  await consumer.start();
+  log.info({ queue: PROJECTOR_QUEUE }, 'projector-svc consuming');
+
+  return {
+    async stop() {
+      await consumer.stop();
+      await amqp.close();
+      await mongo.close();
+    },
+  };
+});

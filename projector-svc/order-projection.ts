@@ -1,0 +1,89 @@
+// The Order read model as a pure fold over the order stream's events.
+import { OrderStatus, PaymentMethod } from '../gen/ts/cqrs/v1/common';
+import type { DomainEvent } from '../domain/events';
+import { eventName } from '../domain/events';
+
+export interface OrderItemDoc {
+  product_id: number;
+  product_name: string;
+  quantity: number;
+  unit_price_cents: number;
+}
+
+export interface OrderDoc {
+  _id: string;
+  version: number;
+  order_id: string;
+  user_id: number;
+  user_email: string;
+  status: string; // OrderStatus name, e.g. "PAID"
+  status_reason: string;
+  total_cents: number;
+  items: OrderItemDoc[];
+  payment_info: { payment_id: string; amount_cents: number; method: string; status: string; processed_at: Date } | null;
+  timeline: Array<{ event: string; timestamp: Date }>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface StreamEvent {
+  version: number;
+  occurredAt: Date;
+  payload: DomainEvent;
+}
+
+const name = (s: OrderStatus) => OrderStatus[s];
+
+export function emptyOrder(orderId: string, at: Date): OrderDoc {
+  return {
+    _id: orderId, version: 0, order_id: orderId, user_id: 0, user_email: '', status: name(OrderStatus.PENDING),
+    status_reason: '', total_cents: 0, items: [], payment_info: null, timeline: [], created_at: at, updated_at: at,
+  };
+}
+
+export function projectOrder(doc: OrderDoc, e: StreamEvent): OrderDoc {
+  const next: OrderDoc = {
+    ...doc,
+    version: e.version,
+    updated_at: e.occurredAt,
+    timeline: [...doc.timeline, { event: eventName(e.payload), timestamp: e.occurredAt }],
+  };
+  const p = e.payload;
+  switch (p.$case) {
+    case 'orderInitiated':
+      return {
+        ...next, user_id: p.value.userId, user_email: p.value.userEmail, created_at: e.occurredAt, status: name(OrderStatus.PENDING),
+        items: p.value.lines.map((l) => ({ product_id: l.productId, product_name: '', quantity: l.quantity, unit_price_cents: 0 })),
+      };
+    case 'orderValidated':
+      return {
+        ...next, status: name(OrderStatus.VALIDATED), total_cents: p.value.totalCents,
+        items: p.value.lines.map((l) => ({ product_id: l.productId, product_name: l.productName, quantity: l.quantity, unit_price_cents: l.unitPriceCents })),
+      };
+    case 'orderRejected':
+      return { ...next, status: name(OrderStatus.REJECTED), status_reason: p.value.reason };
+    case 'paymentProcessed':
+      return {
+        ...next,
+        payment_info: { payment_id: p.value.paymentId, amount_cents: p.value.amountCents, method: PaymentMethod[p.value.method], status: 'PROCESSED', processed_at: e.occurredAt },
+      };
+    case 'paymentFailed':
+      return {
+        ...next, status_reason: p.value.reason,
+        payment_info: { payment_id: p.value.paymentId, amount_cents: p.value.amountCents, method: PaymentMethod[p.value.method], status: 'FAILED', processed_at: e.occurredAt },
+      };
+    case 'orderPaid':
+      return { ...next, status: name(OrderStatus.PAID) };
+    case 'orderShipped':
+      return { ...next, status: name(OrderStatus.SHIPPED) };
+    case 'orderCompleted':
+      return { ...next, status: name(OrderStatus.COMPLETED) };
+    case 'orderCancelled':
+      return { ...next, status: name(OrderStatus.CANCELLED), status_reason: p.value.reason };
+    default:
+      return next;
+  }
+}
+
+/** Statuses in which the order's money counts as spent / revenue. */
+export const PAID_STATUSES = ['PAID', 'SHIPPED', 'COMPLETED'];

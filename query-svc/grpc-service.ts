@@ -1,0 +1,82 @@
+// QueryService over gRPC: reads the read models, never the write store.
+import type { Filter } from 'mongodb';
+import { OrderStatus } from '../gen/ts/cqrs/v1/common';
+import type { QueryServiceServer } from '../gen/ts/cqrs/v1/query_service';
+import { NotFoundError, Violations } from '../domain/errors';
+import { validateOrderId } from '../domain/validation';
+import { unary } from '../lib/grpc-server';
+import type { HealthReport } from '../lib/health';
+import type { Logger } from '../lib/logger';
+import type { ReadStore } from '../lib/read-store';
+import type { InventoryDoc } from '../projector-svc/inventory-projection';
+import type { OrderDoc } from '../projector-svc/order-projection';
+import { decodeToken, encodeToken, pageSize } from './page-token';
+import { toInventoryItem, toOrder, toUserSummary } from './read-model-mapping';
+import { orderStatistics } from './statistics';
+
+function positiveId(value: number, field: string): void {
+  new Violations().check(Number.isInteger(value) && value > 0, field, 'must be a positive integer').throwIfAny();
+}
+
+function statusFilter(status: OrderStatus): Filter<OrderDoc> {
+  if (status === OrderStatus.ORDER_STATUS_UNSPECIFIED) return {};
+  new Violations().check(OrderStatus[status] !== undefined && status >= 0, 'status', 'is not a known order status').throwIfAny();
+  return { status: OrderStatus[status] };
+}
+
+/** Newest first; ties broken by id so the order is total and pages are stable. */
+async function pageOrders(read: ReadStore, filter: Filter<OrderDoc>, size: number, token: string) {
+  const after = decodeToken(token, ['number', 'string']) as [number, string] | undefined;
+  const keyset: Filter<OrderDoc> = after
+    ? { $or: [{ created_at: { $lt: new Date(after[0]) } }, { created_at: new Date(after[0]), _id: { $gt: after[1] } }] }
+    : {};
+  const docs = await read.orders.find({ ...filter, ...keyset }).sort({ created_at: -1, _id: 1 }).limit(size + 1).toArray();
+  const page = docs.slice(0, size);
+  const last = page[page.length - 1];
+  return {
+    orders: page.map(toOrder),
+    nextPageToken: docs.length > size ? encodeToken([last.created_at.getTime(), last._id]) : '',
+  };
+}
+
+export function queryService(read: ReadStore, health: () => HealthReport, log: Logger): QueryServiceServer {
+  return {
+    getOrder: unary(log, 'GetOrder', async (req) => {
+      const v = new Violations();
+      validateOrderId(v, req.orderId);
+      v.throwIfAny();
+      const doc = await read.orders.findOne({ _id: req.orderId });
+      if (!doc) throw new NotFoundError(`order ${req.orderId} not found`);
+      return { order: toOrder(doc) };
+    }),
+    listOrders: unary(log, 'ListOrders', async (req) =>
+      pageOrders(read, statusFilter(req.status), pageSize(req.pageSize), req.pageToken),
+    ),
+    listUserOrders: unary(log, 'ListUserOrders', async (req) => {
+      positiveId(req.userId, 'user_id');
+      return pageOrders(read, { user_id: req.userId, ...statusFilter(req.status) }, pageSize(req.pageSize), req.pageToken);
+    }),
+    getUserSummary: unary(log, 'GetUserSummary', async (req) => {
+      positiveId(req.userId, 'user_id');
+      const doc = await read.userSummaries.findOne({ _id: req.userId });
+      if (!doc) throw new NotFoundError(`user ${req.userId} has no orders`);
+      return { summary: toUserSummary(doc) };
+    }),
+    getInventory: unary(log, 'GetInventory', async (req) => {
+      const size = pageSize(req.pageSize);
+      const after = decodeToken(req.pageToken, ['number']) as [number] | undefined;
+      const filter: Filter<InventoryDoc> = { ...(req.lowStockOnly ? { low_stock_alert: true } : {}), ...(after ? { _id: { $gt: after[0] } } : {}) };
+      const docs = await read.inventory.find(filter).sort({ _id: 1 }).limit(size + 1).toArray();
+      const page = docs.slice(0, size);
+      return { items: page.map(toInventoryItem), nextPageToken: docs.length > size ? encodeToken([page[page.length - 1]._id]) : '' };
+    }),
+    getProductInventory: unary(log, 'GetProductInventory', async (req) => {
+      positiveId(req.productId, 'product_id');
+      const doc = await read.inventory.findOne({ _id: req.productId });
+      if (!doc) throw new NotFoundError(`product ${req.productId} not found`);
+      return { item: toInventoryItem(doc) };
+    }),
+    getOrderStatistics: unary(log, 'GetOrderStatistics', async () => ({ statistics: await orderStatistics(read) })),
+    getQueryHealth: unary(log, 'GetQueryHealth', async () => health()),
+  };
+}

@@ -1,0 +1,64 @@
+// `npm start`: the whole mesh on this machine, in the foreground; Ctrl-C stops it.
+import { join } from 'node:path';
+import { common, port, readConfig, str } from '../lib/config';
+import { startMesh } from '../lib/mesh';
+import { repoRoot } from '../lib/paths';
+
+async function main(): Promise<void> {
+  const { MONGO_URL: _default, ...rest } = common;
+  const config = readConfig({
+    ...rest,
+    MONGO_URL: str(''),
+    EDGE_PORT: port(8000),
+    COMMAND_GRPC_PORT: port(8010),
+    QUERY_GRPC_PORT: port(8011),
+    STORE_PORT: port(27017),
+    DATA_DIR: str(join(repoRoot, '.data', 'store')),
+  });
+  const mesh = await startMesh({
+    amqpUrl: config.AMQP_URL,
+    mongoUrl: config.MONGO_URL || undefined,
+    dataDir: config.DATA_DIR,
+    ports: { edge: config.EDGE_PORT, command: config.COMMAND_GRPC_PORT, query: config.QUERY_GRPC_PORT, store: config.STORE_PORT },
+    host: config.HOST,
+    logLevel: config.LOG_LEVEL,
+    onLine: (name, line) => process.stdout.write(`${name.padEnd(13)} ${line}\n`),
+  });
+  const u = mesh.urls;
+  process.stdout.write(
+    [
+      '',
+      'CQRS mesh is up:',
+      `  REST (edge)     ${u.edge}   e.g. curl -X POST ${u.edge}/cqrs/commands/orders -H 'Content-Type: application/json' -d '{"user_id":123,"product_id":456,"quantity":2}'`,
+      `  command-svc     grpc://${u.command}`,
+      `  query-svc       grpc://${u.query}`,
+      `  store           ${u.mongo}${config.MONGO_URL ? '' : ' (embedded FerretDB, data in ' + config.DATA_DIR + ')'}`,
+      `  rabbitmq        ${u.amqp.replace(/\/\/[^@/]*@/, '//***@')}`,
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('stopping the mesh...\n');
+    await mesh.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+  for (const [name, child] of mesh.children) {
+    void child.exited.then((code) => {
+      if (!stopping) {
+        process.stderr.write(`${name} exited unexpectedly (code ${code}); stopping the mesh\n`);
+        void mesh.stop().then(() => process.exit(1));
+      }
+    });
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`npm start: ${err.message}\n`);
+  process.exit(1);
+});
