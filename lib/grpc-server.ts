@@ -8,7 +8,9 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { toGrpcError, isInternal } from './grpc-errors';
@@ -33,8 +35,8 @@ export async function startGrpcServer(host: string, port: number, services: Grpc
   for (const s of services) server.addService(s.definition, s.implementation);
   const health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(services.map((s) => [s.name, 'NOT_SERVING'])) });
   health.addToServer(server);
-  const reflection = new ReflectionService(loadFileDescriptorSetFromBuffer(readFileSync(descriptorPath)));
-  reflection.addToServer(server);
+  const names = [...services.map((s) => s.name), 'grpc.health.v1.Health'];
+  new ReflectionService(descriptorFiles(), { services: names }).addToServer(server);
 
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
@@ -48,6 +50,17 @@ export async function startGrpcServer(host: string, port: number, services: Grpc
       });
     });
   return { port: bound, health, stop };
+}
+
+/**
+ * The files of `buf build` exactly as compiled, in the shape the reflection
+ * service indexes. (proto-loader's own loader regroups files by package,
+ * which leaves grpcurl unable to resolve imports such as Timestamp.)
+ */
+function descriptorFiles(): PackageDefinition {
+  const set = fromBinary(FileDescriptorSetSchema, readFileSync(descriptorPath));
+  const fileDescriptorProtos = set.file.map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f)));
+  return { files: { format: 'Protocol Buffer 3 DescriptorProto', type: {}, fileDescriptorProtos } } as unknown as PackageDefinition;
 }
 
 /** Sets every listed service (and the server as a whole, "") to one status. */

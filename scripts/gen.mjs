@@ -25,6 +25,10 @@ for (const file of deps) {
   mkdirSync(dirname(to), { recursive: true });
   cpSync(join(googleProtos, file), to);
 }
+// The standard health service, so reflection (grpcurl) can describe it too.
+const healthProto = join(dirname(require.resolve('grpc-health-check/package.json')), 'proto', 'health', 'v1', 'health.proto');
+mkdirSync(join(gen, 'proto-deps', 'grpc', 'health', 'v1'), { recursive: true });
+cpSync(healthProto, join(gen, 'proto-deps', 'grpc', 'health', 'v1', 'health.proto'));
 
 const buf = (...args) => execFileSync(join(root, 'node_modules', '.bin', 'buf'), args, { cwd: root, stdio: 'inherit' });
 buf('lint');

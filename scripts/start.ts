@@ -1,8 +1,10 @@
 // `npm start`: the whole mesh on this machine, in the foreground; Ctrl-C stops it.
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { common, port, readConfig, str } from '../lib/config';
+import { bool, common, port, readConfig, str } from '../lib/config';
 import { startMesh } from '../lib/mesh';
 import { repoRoot } from '../lib/paths';
+import { SAMPLE_CATALOG, stockSampleCatalog } from './sample-catalog';
 
 async function main(): Promise<void> {
   const { MONGO_URL: _default, ...rest } = common;
@@ -14,6 +16,8 @@ async function main(): Promise<void> {
     QUERY_GRPC_PORT: port(8011),
     STORE_PORT: port(27017),
     DATA_DIR: str(join(repoRoot, '.data', 'store')),
+    // Stock a sample catalog on a fresh embedded store (never on MONGO_URL).
+    SEED_CATALOG: bool(true),
   });
   const mesh = await startMesh({
     amqpUrl: config.AMQP_URL,
@@ -25,6 +29,12 @@ async function main(): Promise<void> {
     onLine: (name, line) => process.stdout.write(`${name.padEnd(13)} ${line}\n`),
   });
   const u = mesh.urls;
+  const marker = join(config.DATA_DIR, '.catalog-stocked');
+  if (!config.MONGO_URL && config.SEED_CATALOG && !existsSync(marker)) {
+    await stockSampleCatalog(u.command);
+    writeFileSync(marker, `${new Date().toISOString()}\n`);
+    process.stdout.write(`stocked a sample catalog: products ${SAMPLE_CATALOG.map((p) => p.productId).join(', ')}\n`);
+  }
   process.stdout.write(
     [
       '',
