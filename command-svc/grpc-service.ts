@@ -1,7 +1,8 @@
 // CommandService over gRPC: maps requests to domain commands at the edge and
 // runs them; no business rule lives here.
-import { randomUUID } from 'node:crypto';
-import type { CommandServiceServer } from '../gen/ts/cqrs/v1/command_service';
+import { createHash, randomUUID } from 'node:crypto';
+import * as api from '../gen/ts/cqrs/v1/command_service';
+import { PreconditionError } from '../domain/errors';
 import { orderStream, productStream } from '../domain/events';
 import { decideOrder, evolveOrder, initialOrder, type OrderCommand, type OrderState } from '../domain/order';
 import { decideProduct, evolveProduct, initialProduct, type ProductCommand, type ProductState } from '../domain/inventory';
@@ -10,12 +11,19 @@ import { unary } from '../lib/grpc-server';
 import { inventoryItem } from '../lib/inventory-view';
 import type { Logger } from '../lib/logger';
 import type { Aggregate, CommandHandler } from './command-handler';
+import type { IdempotencyStore } from './idempotency';
 import type { HealthReport } from '../lib/health';
 
 export const orderAggregate: Aggregate<OrderState, OrderCommand> = { initial: initialOrder, decide: decideOrder, evolve: evolveOrder };
 export const productAggregate: Aggregate<ProductState, ProductCommand> = { initial: initialProduct, decide: decideProduct, evolve: evolveProduct };
 
-export function commandService(handler: CommandHandler, health: () => HealthReport, log: Logger): CommandServiceServer {
+/** A UUID-shaped id derived from an idempotency key: retries name the same order. */
+function uuidFromKey(key: string): string {
+  const h = createHash('sha256').update(`order:${key}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export function commandService(handler: CommandHandler, idem: IdempotencyStore, health: () => HealthReport, log: Logger): api.CommandServiceServer {
   const meta = (md: Record<string, string>) => {
     const correlationId = md['x-request-id'] || randomUUID();
     return { correlationId, causationId: correlationId };
@@ -26,30 +34,40 @@ export function commandService(handler: CommandHandler, health: () => HealthRepo
   };
 
   return {
-    createOrder: unary(log, 'CreateOrder', async (req, md) => {
-      const command = toCreateOrder(req, randomUUID());
-      const { status } = await onOrder(command.orderId, command, md);
-      return { orderId: command.orderId, status, message: 'order accepted; stock check in progress' };
-    }),
-    processPayment: unary(log, 'ProcessPayment', async (req, md) => {
+    createOrder: unary(log, 'CreateOrder', idem.wrap('CreateOrder', api.CreateOrderRequest, api.CreateOrderResponse, async (req, md) => {
+      const key = md['idempotency-key'];
+      const command = toCreateOrder(req, key ? uuidFromKey(key) : randomUUID());
+      try {
+        const { status } = await onOrder(command.orderId, command, md);
+        return { orderId: command.orderId, status, message: 'order accepted; stock check in progress' };
+      } catch (err) {
+        // A retry after a crash that stored the order but not the answer.
+        if (!key || !(err instanceof PreconditionError)) throw err;
+        const { state } = await handler.load(orderStream(command.orderId), orderAggregate);
+        return { orderId: command.orderId, status: state.status, message: 'order already accepted' };
+      }
+    })),
+    processPayment: unary(log, 'ProcessPayment', idem.wrap('ProcessPayment', api.ProcessPaymentRequest, api.ProcessPaymentResponse, async (req, md) => {
       const command = toProcessPayment(req, randomUUID());
       const { status } = await onOrder(req.orderId, command, md);
       return { orderId: req.orderId, paymentId: command.paymentId, status, message: 'payment processed' };
-    }),
-    updateInventory: unary(log, 'UpdateInventory', async (req, md) => {
+    })),
+    updateInventory: unary(log, 'UpdateInventory', idem.wrap('UpdateInventory', api.UpdateInventoryRequest, api.UpdateInventoryResponse, async (req, md) => {
       const command = toUpdateInventory(req);
       const done = await handler.execute(productStream(command.productId), productAggregate, command, meta(md));
       return { item: inventoryItem(done.state) };
-    }),
-    shipOrder: unary(log, 'ShipOrder', async (req, md) => {
+    })),
+    shipOrder: unary(log, 'ShipOrder', idem.wrap('ShipOrder', api.ShipOrderRequest, api.ShipOrderResponse, async (req, md) => {
       checkOrderId(req.orderId);
       return onOrder(req.orderId, { type: 'ShipOrder', trackingNumber: req.trackingNumber }, md);
-    }),
-    completeOrder: unary(log, 'CompleteOrder', async (req, md) => {
+    })),
+    completeOrder: unary(log, 'CompleteOrder', idem.wrap('CompleteOrder', api.CompleteOrderRequest, api.CompleteOrderResponse, async (req, md) => {
       checkOrderId(req.orderId);
       return onOrder(req.orderId, { type: 'CompleteOrder' }, md);
-    }),
-    cancelOrder: unary(log, 'CancelOrder', async (req, md) => onOrder(req.orderId, toCancelOrder(req), md)),
+    })),
+    cancelOrder: unary(log, 'CancelOrder', idem.wrap('CancelOrder', api.CancelOrderRequest, api.CancelOrderResponse, async (req, md) =>
+      onOrder(req.orderId, toCancelOrder(req), md),
+    )),
     getCommandHealth: unary(log, 'GetCommandHealth', async () => health()),
   };
 }

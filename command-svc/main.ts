@@ -10,6 +10,7 @@ import { connectMongo, pingMongo, WRITE_DB } from '../lib/mongo';
 import { CommandHandler } from './command-handler';
 import { EventPublisher } from './event-publisher';
 import { EventStore } from '../lib/event-store';
+import { IdempotencyStore } from './idempotency';
 import { commandService } from './grpc-service';
 import { ORDER_PROCESS_EVENTS, OrderProcess } from './order-process';
 import { OutboxRelay } from './outbox-relay';
@@ -54,7 +55,7 @@ runService('command-svc', async (log) => {
 
   let monitor: HealthMonitor | undefined;
   const server = await startGrpcServer(config.HOST, config.COMMAND_GRPC_PORT, [
-    { name: SERVICE, definition: CommandServiceService, implementation: commandService(handler, () => monitor!.current, log) as never },
+    { name: SERVICE, definition: CommandServiceService, implementation: commandService(handler, new IdempotencyStore(db), () => monitor!.current, log) as never },
   ]);
   monitor = new HealthMonitor('command-svc', { mongodb: () => pingMongo(db), rabbitmq: () => publisher.isUp && consumer.isUp }, { health: server.health, services: [SERVICE] }, log);
   await monitor.refresh();

@@ -1,6 +1,7 @@
 // The read store's collections and the indexes every query is served from.
-// Shared by projector-svc (writes), query-svc (reads) and the rebuild tool,
-// which points the same code at fresh collections with a suffix.
+// Collection names come from a pointer document, so `npm run rebuild` can
+// build fresh collections beside the live ones and switch every running
+// query-svc and projector-svc over by changing one document.
 import type { Collection, Db } from 'mongodb';
 import type { InventoryDoc } from '../projector-svc/inventory-projection';
 import type { OrderDoc } from '../projector-svc/order-projection';
@@ -8,19 +9,50 @@ import type { UserSummaryDoc } from '../projector-svc/user-summary-projection';
 
 export const PROJECTIONS = ['orders', 'inventory', 'user_summaries'] as const;
 export type Projection = (typeof PROJECTIONS)[number];
+export type CollectionNames = Record<Projection, string>;
+
+export const DEFAULT_NAMES: CollectionNames = { orders: 'orders', inventory: 'inventory', user_summaries: 'user_summaries' };
+const POINTER = { collection: 'read_model_collections', id: 'current' };
+export const POINTER_REFRESH_MS = 1_000;
 
 export class ReadStore {
-  readonly orders: Collection<OrderDoc>;
-  readonly inventory: Collection<InventoryDoc>;
-  readonly userSummaries: Collection<UserSummaryDoc>;
+  private timer?: NodeJS.Timeout;
 
   constructor(
     readonly db: Db,
-    names: Record<Projection, string> = { orders: 'orders', inventory: 'inventory', user_summaries: 'user_summaries' },
-  ) {
-    this.orders = db.collection<OrderDoc>(names.orders);
-    this.inventory = db.collection<InventoryDoc>(names.inventory);
-    this.userSummaries = db.collection<UserSummaryDoc>(names.user_summaries);
+    public names: CollectionNames = DEFAULT_NAMES,
+  ) {}
+
+  /** The live read store; with `follow`, keeps up with switches made by a rebuild. */
+  static async open(db: Db, follow = false): Promise<ReadStore> {
+    const store = new ReadStore(db, await readPointer(db));
+    if (follow) {
+      store.timer = setInterval(() => {
+        readPointer(db).then((n) => (store.names = n), () => undefined);
+      }, POINTER_REFRESH_MS);
+      store.timer.unref();
+    }
+    return store;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  get orders(): Collection<OrderDoc> {
+    return this.db.collection<OrderDoc>(this.names.orders);
+  }
+  get inventory(): Collection<InventoryDoc> {
+    return this.db.collection<InventoryDoc>(this.names.inventory);
+  }
+  get userSummaries(): Collection<UserSummaryDoc> {
+    return this.db.collection<UserSummaryDoc>(this.names.user_summaries);
+  }
+
+  /** Points every follower at `names`. */
+  async switchTo(names: CollectionNames): Promise<void> {
+    await this.db.collection(POINTER.collection).replaceOne({ _id: POINTER.id as never }, names, { upsert: true });
+    this.names = names;
   }
 
   /**
@@ -37,4 +69,9 @@ export class ReadStore {
     ];
     for (const [collection, key, name] of specs) await collection.createIndex(key, { name });
   }
+}
+
+async function readPointer(db: Db): Promise<CollectionNames> {
+  const doc = await db.collection(POINTER.collection).findOne({ _id: POINTER.id as never });
+  return doc ? { orders: doc.orders, inventory: doc.inventory, user_summaries: doc.user_summaries } : DEFAULT_NAMES;
 }

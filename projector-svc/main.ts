@@ -14,7 +14,7 @@ runService('projector-svc', async (log) => {
   const config = readConfig({ ...common, CONSUMER_PREFETCH: int(64, 1), MAX_ATTEMPTS: int(5, 1) });
 
   const mongo = await connectMongo(config.MONGO_URL);
-  const read = new ReadStore(mongo.db(READ_DB));
+  const read = await ReadStore.open(mongo.db(READ_DB), true);
   await read.ensureIndexes();
   const projector = new Projector(read, new EventStore(mongo.db(WRITE_DB)), log);
 
@@ -34,6 +34,7 @@ runService('projector-svc', async (log) => {
     async stop() {
       await consumer.stop();
       await amqp.close();
+      read.close();
       await mongo.close();
     },
   };

@@ -16,7 +16,7 @@ runService('query-svc', async (log) => {
   const config = readConfig({ ...settings, QUERY_GRPC_PORT: port(8011) });
 
   const mongo = await connectMongo(config.MONGO_URL);
-  const read = new ReadStore(mongo.db(READ_DB));
+  const read = await ReadStore.open(mongo.db(READ_DB), true);
   await read.ensureIndexes();
 
   let monitor: HealthMonitor | undefined;
@@ -32,6 +32,7 @@ runService('query-svc', async (log) => {
     async stop() {
       monitor!.stop();
       await server.stop();
+      read.close();
       await mongo.close();
     },
   };
