@@ -50,8 +50,12 @@ export class CommandHandler {
       try {
         envelopes = await this.store.append(streamId, version, events, meta, after);
       } catch (err) {
+        // Only a lost race proves nothing was written. Any other failure may
+        // have stored the commit (a timeout after the write), so the marker
+        // stays and the relay publishes the commit if it exists.
+        if (!(err instanceof ConcurrencyError)) throw err;
         await this.relay.unmark(marker);
-        if (!(err instanceof ConcurrencyError) || attempt >= MAX_ATTEMPTS) throw err;
+        if (attempt >= MAX_ATTEMPTS) throw err;
         await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
         continue;
       }

@@ -6,9 +6,11 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { decodeEnvelope, EXCHANGE } from './envelope';
 import type { AmqpConnection } from './amqp';
+import { isTransient } from './mongo';
 import type { Logger } from './logger';
 import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
 import type { DomainEvent } from '../domain/events';
+import { ConcurrencyError } from '../domain/errors';
 
 export const DEAD_LETTER_EXCHANGE = 'cqrs.dead-letter';
 export const deadLetterQueue = (queue: string) => `${queue}.dead-letter`;
@@ -21,7 +23,7 @@ export interface ConsumerOptions {
   bindings: string[];
   prefetch: number;
   maxAttempts: number;
-  handle: (e: Envelope, msg: ConsumeMessage) => Promise<void>;
+  handle: (e: Envelope) => Promise<void>;
 }
 
 export class EventConsumer {
@@ -74,15 +76,32 @@ export class EventConsumer {
       return this.park(ch, msg, `undecodable event: ${(err as Error).message}`);
     }
     try {
-      await this.opts.handle(envelope, msg);
+      await this.handleUntilStoreAnswers(envelope);
       ch.ack(msg);
     } catch (err) {
       const attempts = Number(msg.properties.headers?.['x-delivery-count'] ?? 0) + 1;
       const reason = (err as Error).message;
       if (attempts >= this.opts.maxAttempts) return this.park(ch, msg, reason, envelope);
       this.log.warn({ eventId: envelope.eventId, streamId: envelope.streamId, attempts, err: reason }, 'event failed; will retry');
-      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempts, 2_000)));
+      await sleep(Math.min(100 * 2 ** attempts, 2_000));
       ch.nack(msg, false, true);
+    }
+  }
+
+  /**
+   * A store outage is not the message's fault: keep it (unacked, so a crash
+   * still returns it to the queue) and retry with back-off until the store
+   * answers, instead of spending its attempts and dead-lettering good events.
+   */
+  private async handleUntilStoreAnswers(e: Envelope): Promise<void> {
+    for (let wait = 100; ; wait = Math.min(wait * 2, 5_000)) {
+      try {
+        return await this.opts.handle(e);
+      } catch (err) {
+        if (!(isTransient(err) || err instanceof ConcurrencyError) || this.stopped) throw err;
+        this.log.warn({ eventId: e.eventId, streamId: e.streamId, err: (err as Error).message }, 'store unavailable; holding the event');
+        await sleep(wait);
+      }
     }
   }
 
@@ -112,3 +131,6 @@ async function declareQueue(ch: Channel, queue: string, bindings: string[], maxA
   });
   for (const key of bindings) await ch.bindQueue(queue, EXCHANGE, key);
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+

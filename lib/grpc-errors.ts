@@ -4,6 +4,7 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { BadRequest } from '../gen/ts/google/rpc/error_details';
 import { Status } from '../gen/ts/google/rpc/status';
+import { isTransient } from './mongo';
 import { ConcurrencyError, NotFoundError, PreconditionError, ValidationError, type FieldViolation } from '../domain/errors';
 
 export function grpcError(code: status, message: string, violations: FieldViolation[] = []): ServiceError {
@@ -27,11 +28,12 @@ export function toGrpcError(err: unknown): ServiceError {
   if (err instanceof PreconditionError) return grpcError(status.FAILED_PRECONDITION, err.message);
   if (err instanceof ConcurrencyError) return grpcError(status.ABORTED, err.message);
   if (err instanceof UnavailableError) return grpcError(status.UNAVAILABLE, err.message);
+  if (isTransient(err)) return grpcError(status.UNAVAILABLE, 'store unavailable; retry');
   return grpcError(status.INTERNAL, 'internal error');
 }
 
 export const isInternal = (err: unknown) =>
-  !(err instanceof ValidationError || err instanceof NotFoundError || err instanceof PreconditionError || err instanceof ConcurrencyError || err instanceof UnavailableError);
+  !isTransient(err) && !(err instanceof ValidationError || err instanceof NotFoundError || err instanceof PreconditionError || err instanceof ConcurrencyError || err instanceof UnavailableError);
 
 /** A dependency (store, broker) is down: the client may retry. */
 export class UnavailableError extends Error {

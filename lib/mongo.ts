@@ -30,3 +30,9 @@ export async function pingMongo(db: Db): Promise<boolean> {
 }
 
 export const isDuplicateKey = (err: unknown) => (err as { code?: number })?.code === 11000;
+
+/** Errors that say the store (or the network to it) is down, not that the request is bad. */
+export function isTransient(err: unknown): boolean {
+  const name = (err as Error)?.name ?? '';
+  return /^Mongo(Network|ServerSelection|NotConnected|TopologyClosed|PoolCleared)|PoolClearedError|UnavailableError/.test(name);
+}
