@@ -7,7 +7,9 @@ const MAX_CENTS = 1e12;
 export function toCents(amount: number): number | undefined {
   if (!Number.isFinite(amount)) return undefined;
   const cents = Math.round(amount * 100);
-  if (Math.abs(cents - amount * 100) > 1e-6 || Math.abs(cents) > MAX_CENTS) return undefined;
+  // The tolerance grows with the amount: a double's rounding error does too.
+  const tolerance = Math.max(1e-6, Math.abs(amount) * 100 * 4 * Number.EPSILON);
+  if (Math.abs(cents - amount * 100) > tolerance || Math.abs(cents) > MAX_CENTS) return undefined;
   return cents;
 }
 

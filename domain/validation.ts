@@ -67,7 +67,7 @@ export function toProcessPayment(req: ProcessPaymentRequest, paymentId: string):
   const amountCents = toCents(req.amount);
   v.check(amountCents !== undefined && amountCents > 0, 'amount', 'must be a positive amount with at most two decimals');
   v.check(
-    req.method !== PaymentMethod.PAYMENT_METHOD_UNSPECIFIED && PaymentMethod[req.method] !== undefined,
+    req.method > 0 && PaymentMethod[req.method] !== undefined,
     'method',
     `must be one of ${Object.keys(PaymentMethod).filter((k) => isNaN(Number(k)) && k !== 'UNRECOGNIZED' && k !== 'PAYMENT_METHOD_UNSPECIFIED').join(', ')}`,
   );
@@ -83,7 +83,8 @@ export function toUpdateInventory(req: UpdateInventoryRequest): Extract<ProductC
   }
   const unitPriceCents = req.unitPrice === undefined ? undefined : toCents(req.unitPrice);
   if (req.unitPrice !== undefined) {
-    v.check(unitPriceCents !== undefined && unitPriceCents >= 0, 'unit_price', 'must be a non-negative amount with at most two decimals');
+    // Free products would make orders whose total can never be paid.
+    v.check(unitPriceCents !== undefined && unitPriceCents > 0, 'unit_price', 'must be a positive amount with at most two decimals');
   }
   if (req.quantity !== undefined) v.check(req.quantity >= 0, 'quantity', 'must not be negative');
   if (req.quantity !== undefined && req.quantityDelta !== undefined) {

@@ -1,0 +1,346 @@
+// The projector against the real MongoDB-compatible store (embedded FerretDB):
+// whatever the broker does (duplicates, reordering within and across streams,
+// concurrent deliveries), the read models equal the pure fold of each stream
+// in version order.
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import type { Db, MongoClient } from 'mongodb';
+import pino from 'pino';
+import { PaymentMethod, type OrderLine } from '../../gen/ts/cqrs/v1/common';
+import type { DomainEvent } from '../../domain/events';
+import { orderStream, productStream } from '../../domain/events';
+import { decideOrder, evolveOrder, initialOrder, type OrderCommand } from '../../domain/order';
+import { decideProduct, evolveProduct, initialProduct, type ProductCommand } from '../../domain/inventory';
+import type { Envelope } from '../../lib/consumer';
+import { decodeEnvelope, encodeEnvelope } from '../../lib/envelope';
+import { EventStore } from '../../lib/event-store';
+import { connectMongo } from '../../lib/mongo';
+import { spawnChild, stopChild, type Child } from '../../lib/processes';
+import { ReadStore } from '../../lib/read-store';
+import { emptyInventory, projectInventory, type InventoryDoc } from '../../projector-svc/inventory-projection';
+import { emptyOrder, projectOrder, type OrderDoc } from '../../projector-svc/order-projection';
+import { Projector } from '../../projector-svc/projector';
+import { emptySummary, withOrder, type UserSummaryDoc } from '../../projector-svc/user-summary-projection';
+
+const ROOT = resolve(__dirname, '../..');
+const STORE_BIN = join(ROOT, '.bin', 'store');
+const HANDLE_TIMEOUT_MS = 10_000;
+const silent = pino({ level: 'silent' });
+
+let store: Child | undefined;
+let client: MongoClient | undefined;
+let dataDir: string | undefined;
+
+beforeAll(async () => {
+  if (!existsSync(STORE_BIN)) throw new Error(`${STORE_BIN} is missing: run \`npm run build:store\``);
+  dataDir = await mkdtemp(join(tmpdir(), 'projector-property-'));
+  store = spawnChild({
+    name: 'store',
+    command: STORE_BIN,
+    args: ['-listen', '127.0.0.1:0', '-data', dataDir],
+    ready: /^ready mongodb:\/\//,
+    timeoutMs: 20_000,
+  });
+  const line = await store.ready;
+  client = await connectMongo(line.replace(/^ready\s+/, '').trim());
+}, 40_000);
+
+afterAll(async () => {
+  await client?.close().catch(() => undefined);
+  if (store) await stopChild(store, 10_000);
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+}, 30_000);
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Fresh databases for one run, dropped afterwards. */
+async function withDatabases<T>(run: (write: Db, read: Db) => Promise<T>): Promise<T> {
+  const suffix = randomBytes(6).toString('hex');
+  const write = client!.db(`pp_write_${suffix}`);
+  const read = client!.db(`pp_read_${suffix}`);
+  try {
+    return await run(write, read);
+  } finally {
+    await write.dropDatabase().catch(() => undefined);
+    await read.dropDatabase().catch(() => undefined);
+  }
+}
+
+// ---------- scenarios: real commits decided by the real aggregates ----------
+
+const uuid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+const PRODUCTS = [101, 102, 103];
+const PRICES: Record<number, [string, number]> = { 101: ['Widget', 1999], 102: ['Gadget {"$gt": ""}', 10], 103: ['Doohickey', 0] };
+
+type OrderPath = 'PENDING' | 'VALIDATED' | 'REJECTED' | 'CANCELLED' | 'PAID' | 'SHIPPED' | 'COMPLETED' | 'CANCELLED_PENDING';
+interface OrderSpec {
+  userId: number;
+  lines: OrderLine[];
+  path: OrderPath;
+}
+type ProductStep = { kind: 'reserve'; order: number; quantity: number } | { kind: 'release' | 'sell'; order: number } | { kind: 'delta'; delta: number } | { kind: 'set'; quantity: number };
+interface ProductSpec {
+  productId: number;
+  initial: number;
+  steps: ProductStep[];
+}
+interface Scenario {
+  orders: OrderSpec[];
+  products: ProductSpec[];
+}
+
+const orderSpecArb: fc.Arbitrary<OrderSpec> = fc.record({
+  userId: fc.constantFrom(1, 2),
+  lines: fc.uniqueArray(fc.record({ productId: fc.constantFrom(...PRODUCTS), quantity: fc.integer({ min: 1, max: 5 }) }), {
+    selector: (l) => l.productId, minLength: 1, maxLength: 3,
+  }),
+  path: fc.constantFrom<OrderPath>('PENDING', 'VALIDATED', 'REJECTED', 'CANCELLED', 'PAID', 'SHIPPED', 'COMPLETED', 'CANCELLED_PENDING'),
+});
+const productStepArb: fc.Arbitrary<ProductStep> = fc.oneof(
+  fc.record({ kind: fc.constant('reserve' as const), order: fc.nat(3), quantity: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({ kind: fc.constantFrom('release' as const, 'sell' as const), order: fc.nat(3) }),
+  fc.record({ kind: fc.constant('delta' as const), delta: fc.integer({ min: -5, max: 8 }) }),
+  fc.record({ kind: fc.constant('set' as const), quantity: fc.integer({ min: 0, max: 20 }) }),
+);
+const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
+  orders: fc.array(orderSpecArb, { minLength: 1, maxLength: 4 }),
+  products: fc
+    .uniqueArray(fc.constantFrom(...PRODUCTS), { minLength: 1, maxLength: 2 })
+    .chain((ids) =>
+      fc.tuple(...ids.map((productId) => fc.record({ productId: fc.constant(productId), initial: fc.integer({ min: 0, max: 15 }), steps: fc.array(productStepArb, { maxLength: 8 }) }))),
+    ),
+});
+
+interface Commit {
+  streamId: string;
+  events: DomainEvent[];
+  stateAfter: unknown;
+}
+
+/** Runs commands through decide/evolve; refused ones (domain errors) are skipped, as a client would see them refused. */
+function commitsOf<S, C>(streamId: string, initial: S, decide: (c: C, s: S) => DomainEvent[], evolve: (s: S, e: DomainEvent) => S, commands: C[]): Commit[] {
+  const out: Commit[] = [];
+  let state = initial;
+  for (const command of commands) {
+    let events: DomainEvent[];
+    try {
+      events = decide(command, state);
+    } catch (err) {
+      if ((err as Error).name === 'PreconditionError' || (err as Error).name === 'ReservationRefused') continue;
+      throw err;
+    }
+    if (!events.length) continue;
+    state = events.reduce(evolve, state);
+    out.push({ streamId, events, stateAfter: state });
+  }
+  return out;
+}
+
+function orderCommands(orderId: string, spec: OrderSpec): OrderCommand[] {
+  const priced = spec.lines.map((l) => ({ ...l, productName: PRICES[l.productId][0], unitPriceCents: PRICES[l.productId][1] }));
+  const total = priced.reduce((s, l) => s + l.quantity * l.unitPriceCents, 0);
+  const create: OrderCommand = { type: 'CreateOrder', orderId, userId: spec.userId, userEmail: `user${spec.userId}@example.com`, lines: spec.lines };
+  const validate: OrderCommand = { type: 'ValidateOrder', lines: priced };
+  const pay: OrderCommand = { type: 'ProcessPayment', paymentId: `pay-${orderId}`, amountCents: total, method: PaymentMethod.BANK_TRANSFER };
+  const paths: Record<OrderPath, OrderCommand[]> = {
+    PENDING: [],
+    VALIDATED: [validate],
+    REJECTED: [{ type: 'RejectOrder', reason: `not enough stock for product ${spec.lines[0].productId}` }],
+    CANCELLED_PENDING: [{ type: 'CancelOrder', reason: 'too slow' }],
+    CANCELLED: [validate, { type: 'CancelOrder', reason: 'changed my mind' }],
+    PAID: [validate, pay],
+    SHIPPED: [validate, pay, { type: 'ShipOrder', trackingNumber: `TRK-${orderId}` }],
+    COMPLETED: [validate, pay, { type: 'ShipOrder', trackingNumber: `TRK-${orderId}` }, { type: 'CompleteOrder' }],
+  };
+  return [create, ...paths[spec.path]];
+}
+
+function productCommands(spec: ProductSpec): ProductCommand[] {
+  const [productName, unitPriceCents] = PRICES[spec.productId];
+  const productId = spec.productId;
+  return [
+    { type: 'UpdateInventory', productId, productName, unitPriceCents, quantity: spec.initial, lowStockThreshold: 3 },
+    ...spec.steps.map((s): ProductCommand => {
+      switch (s.kind) {
+        case 'reserve':
+          return { type: 'Reserve', productId, orderId: uuid(s.order + 1), quantity: s.quantity };
+        case 'release':
+          return { type: 'Release', orderId: uuid(s.order + 1) };
+        case 'sell':
+          return { type: 'Sell', orderId: uuid(s.order + 1) };
+        case 'delta':
+          return { type: 'UpdateInventory', productId, quantityDelta: s.delta };
+        case 'set':
+          return { type: 'UpdateInventory', productId, quantity: s.quantity };
+      }
+    }),
+  ];
+}
+
+/** Every stream's commits, in the order they are written (streams interleaved round-robin). */
+function planCommits(sc: Scenario): Commit[][] {
+  return [
+    ...sc.orders.map((spec, i) => commitsOf(orderStream(uuid(i + 1)), initialOrder(), decideOrder, evolveOrder, orderCommands(uuid(i + 1), spec))),
+    ...sc.products.map((spec) => commitsOf(productStream(spec.productId), initialProduct(), decideProduct, evolveProduct, productCommands(spec))),
+  ];
+}
+const eventCount = (sc: Scenario) => planCommits(sc).flat().reduce((n, c) => n + c.events.length, 0);
+
+// ---------- deliveries: duplicates, reorderings, concurrency ----------
+
+interface Delivery {
+  /** Extra copies: indexes (into the written events) delivered again. */
+  duplicates: number[];
+  /** How far from write order each delivery may drift: 0 = in order, large = any order. */
+  spread: number;
+  jitter: number[];
+  /** Sizes of the groups handed to the projector at once (concurrently). */
+  groups: number[];
+}
+
+const deliveryArb = (n: number): fc.Arbitrary<Delivery> =>
+  fc.record({
+    duplicates: fc.array(fc.nat(n - 1), { maxLength: n }),
+    spread: fc.constantFrom(0, 2, 5, 1_000_000),
+    jitter: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 2 * n, maxLength: 2 * n }),
+    groups: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2 * n, maxLength: 2 * n }),
+  });
+
+/** The order in which written events (by index) reach the projector. */
+function deliveryOrder(n: number, d: Delivery): number[] {
+  const items = [...Array.from({ length: n }, (_, i) => i), ...d.duplicates];
+  return items
+    .map((index, j) => ({ index, key: index + d.jitter[j] * d.spread, j }))
+    .sort((a, b) => a.key - b.key || a.j - b.j)
+    .map((x) => x.index);
+}
+
+// ---------- the expected read models: pure folds in version order ----------
+
+function expectedModels(streams: Map<string, Envelope[]>) {
+  const orders: OrderDoc[] = [];
+  const inventory: InventoryDoc[] = [];
+  for (const [streamId, events] of streams) {
+    const sorted = [...events].sort((a, b) => a.version - b.version);
+    expect(sorted.map((e) => e.version)).toEqual(sorted.map((_, i) => i + 1));
+    const steps = sorted.map((e) => ({ version: e.version, occurredAt: e.occurredAt!, payload: e.payload }));
+    if (streamId.startsWith('order-')) {
+      const id = streamId.slice('order-'.length);
+      orders.push(steps.reduce(projectOrder, emptyOrder(id, new Date(0))));
+    } else {
+      const id = Number(streamId.slice('product-'.length));
+      inventory.push(steps.reduce((doc, e) => projectInventory(doc, e), emptyInventory(id) as InventoryDoc));
+    }
+  }
+  const summaries = new Map<number, UserSummaryDoc>();
+  for (const o of orders) summaries.set(o.user_id, withOrder(summaries.get(o.user_id) ?? emptySummary(o.user_id), o));
+  const byId = <T extends { _id: unknown }>(xs: T[]) => [...xs].sort((a, b) => String(a._id).localeCompare(String(b._id)));
+  return { orders: byId(orders), inventory: byId(inventory), summaries: byId([...summaries.values()]) };
+}
+
+async function readModels(read: ReadStore) {
+  const byId = <T extends { _id: unknown }>(xs: T[]) => [...xs].sort((a, b) => String(a._id).localeCompare(String(b._id)));
+  return {
+    orders: byId(await read.orders.find({}).toArray()),
+    inventory: byId(await read.inventory.find({}).toArray()),
+    summaries: byId(await read.userSummaries.find({}).toArray()),
+  };
+}
+
+/** Writes the scenario's commits for real; returns each stream's stored envelopes and all of them in write order. */
+async function writeCommits(es: EventStore, plan: Commit[][]) {
+  const streams = new Map<string, Envelope[]>();
+  const written: Envelope[] = [];
+  const cursors = plan.map(() => 0);
+  const versions = new Map<string, number>();
+  let tick = 0;
+  // Round-robin over streams, so write order interleaves them as live traffic would.
+  for (let more = true; more; ) {
+    more = false;
+    for (let s = 0; s < plan.length; s++) {
+      const commit = plan[s][cursors[s]++];
+      if (!commit) continue;
+      more = true;
+      const expected = versions.get(commit.streamId) ?? 0;
+      const now = new Date(Date.UTC(2024, 4, 1, 12, 0, tick++));
+      const envelopes = (await es.append(commit.streamId, expected, commit.events, { correlationId: `c-${tick}`, causationId: `c-${tick}` }, commit.stateAfter, now)) as Envelope[];
+      versions.set(commit.streamId, expected + commit.events.length);
+      streams.set(commit.streamId, [...(streams.get(commit.streamId) ?? []), ...envelopes]);
+      written.push(...envelopes);
+    }
+  }
+  return { streams, written };
+}
+
+/** What the consumer hands the projector: the envelope decoded from the broker's bytes, a fresh object per delivery. */
+const redeliver = (e: Envelope): Envelope => decodeEnvelope(encodeEnvelope(e));
+
+describe('projector against the real store', () => {
+  test('read models equal the fold of each stream in order, whatever the delivery (property)', async () => {
+    const arb = scenarioArb.chain((scenario) => deliveryArb(eventCount(scenario)).map((delivery) => ({ scenario, delivery })));
+    let runs = 0;
+    await fc.assert(
+      fc.asyncProperty(arb, ({ scenario, delivery }) =>
+        withDatabases(async (writeDb, readDb) => {
+          runs++;
+          const es = new EventStore(writeDb);
+          const read = new ReadStore(readDb);
+          await read.ensureIndexes();
+          const projector = new Projector(read, es, silent);
+
+          const { streams, written } = await writeCommits(es, planCommits(scenario));
+          const order = deliveryOrder(written.length, delivery);
+          expect(order.length).toBe(written.length + delivery.duplicates.length);
+
+          // Deliver in groups: each group concurrently, groups one after another.
+          for (let i = 0, g = 0; i < order.length; g++) {
+            const group = order.slice(i, i + delivery.groups[g]);
+            i += group.length;
+            await within(Promise.all(group.map((k) => projector.handle(redeliver(written[k])))), HANDLE_TIMEOUT_MS, `delivery group ${g}`);
+          }
+
+          const expected = expectedModels(streams);
+          const actual = await readModels(read);
+          expect(actual.orders).toEqual(expected.orders);
+          expect(actual.inventory).toEqual(expected.inventory);
+          expect(actual.summaries).toEqual(expected.summaries);
+        }),
+      ),
+      { numRuns: 25, interruptAfterTimeLimit: 50_000, markInterruptAsFailure: true },
+    );
+    expect(runs).toBeGreaterThanOrEqual(25);
+    // Every run dropped what it created.
+    const { databases } = await client!.db('admin').admin().listDatabases();
+    expect(databases.map((d) => d.name).filter((n) => n.startsWith('pp_'))).toEqual([]);
+  }, 90_000);
+
+  test('an event ahead of a gap the write store cannot fill is refused, and nothing is applied', async () => {
+    await withDatabases(async (writeDb, readDb) => {
+      const es = new EventStore(writeDb);
+      const read = new ReadStore(readDb);
+      const projector = new Projector(read, es, silent);
+      const orderId = uuid(42);
+      const [commit] = commitsOf(orderStream(orderId), initialOrder(), decideOrder, evolveOrder, orderCommands(orderId, { userId: 1, lines: [{ productId: 101, quantity: 1 }], path: 'PENDING' }));
+      const [v1] = (await es.append(commit.streamId, 0, commit.events, { correlationId: 'c', causationId: 'c' }, commit.stateAfter)) as Envelope[];
+      // v3 was never stored (e.g. a forged or corrupted message).
+      const v3: Envelope = { ...v1, eventId: 'forged', version: 3, payload: { $case: 'orderCompleted', value: { orderId } } };
+      await expect(within(projector.handle(v3), HANDLE_TIMEOUT_MS, 'handle v3')).rejects.toThrow(`stream order-${orderId} is missing events 1..3 in the write store`);
+      expect(await read.orders.countDocuments({})).toBe(0);
+      expect(await read.userSummaries.countDocuments({})).toBe(0);
+
+      // The stream itself still projects normally afterwards.
+      await within(projector.handle(redeliver(v1)), HANDLE_TIMEOUT_MS, 'handle v1');
+      expect(await read.orders.findOne({ _id: orderId })).toMatchObject({ version: 1, status: 'PENDING', user_id: 1 });
+    });
+  }, 30_000);
+});
