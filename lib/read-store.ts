@@ -5,13 +5,14 @@
 import type { Collection, Db } from 'mongodb';
 import type { InventoryDoc } from '../projector-svc/inventory-projection';
 import type { OrderDoc } from '../projector-svc/order-projection';
+import type { StatsDigestShard, StatsTotals } from '../projector-svc/statistics-projection';
 import type { UserSummaryDoc } from '../projector-svc/user-summary-projection';
 
-export const PROJECTIONS = ['orders', 'inventory', 'user_summaries'] as const;
+export const PROJECTIONS = ['orders', 'inventory', 'user_summaries', 'order_stats_digests', 'order_stats'] as const;
 export type Projection = (typeof PROJECTIONS)[number];
 export type CollectionNames = Record<Projection, string>;
 
-export const DEFAULT_NAMES: CollectionNames = { orders: 'orders', inventory: 'inventory', user_summaries: 'user_summaries' };
+export const DEFAULT_NAMES = Object.fromEntries(PROJECTIONS.map((p) => [p, p])) as CollectionNames;
 const POINTER = { collection: 'read_model_collections', id: 'current' };
 export const POINTER_REFRESH_MS = 1_000;
 
@@ -48,6 +49,12 @@ export class ReadStore {
   get userSummaries(): Collection<UserSummaryDoc> {
     return this.db.collection<UserSummaryDoc>(this.names.user_summaries);
   }
+  get statsDigests(): Collection<StatsDigestShard> {
+    return this.db.collection<StatsDigestShard>(this.names.order_stats_digests);
+  }
+  get statsTotals(): Collection<StatsTotals> {
+    return this.db.collection<StatsTotals>(this.names.order_stats);
+  }
 
   /** Points every follower at `names`. */
   async switchTo(names: CollectionNames): Promise<void> {
@@ -73,5 +80,6 @@ export class ReadStore {
 
 async function readPointer(db: Db): Promise<CollectionNames> {
   const doc = await db.collection(POINTER.collection).findOne({ _id: POINTER.id as never });
-  return doc ? { orders: doc.orders, inventory: doc.inventory, user_summaries: doc.user_summaries } : DEFAULT_NAMES;
+  // A pointer written before a projection existed names only the older ones.
+  return doc ? ({ ...DEFAULT_NAMES, ...Object.fromEntries(PROJECTIONS.filter((p) => doc[p]).map((p) => [p, doc[p]])) } as CollectionNames) : DEFAULT_NAMES;
 }

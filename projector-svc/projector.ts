@@ -11,6 +11,7 @@ import type { ReadStore } from '../lib/read-store';
 import { emptyInventory, projectInventory, type InventoryDoc } from './inventory-projection';
 import { KeyedLock } from './keyed-lock';
 import { emptyOrder, projectOrder, type OrderDoc, type StreamEvent } from './order-projection';
+import { emptyDigestShard, shardTotals, statShard, withOrderDigest } from './statistics-projection';
 import { emptySummary, withOrder } from './user-summary-projection';
 
 interface Versioned {
@@ -40,7 +41,7 @@ export class Projector {
     const order = await this.catchUp(e, current, projectOrder, (d) => this.read.orders.replaceOne({ _id: d._id }, d, { upsert: true }));
     // Always, even for a duplicate: a crash may have come between the order
     // and the user summary, and syncing a digest twice changes nothing.
-    if (order.version > 0) await this.syncUserSummary(order);
+    if (order.version > 0) await Promise.all([this.syncUserSummary(order), this.syncStatistics(order)]);
   }
 
   private async onProduct(e: Envelope): Promise<void> {
@@ -54,6 +55,19 @@ export class Projector {
       const summary = (await this.read.userSummaries.findOne({ _id: order.user_id })) ?? emptySummary(order.user_id);
       const next = withOrder(summary, order);
       if (next !== summary) await this.read.userSummaries.replaceOne({ _id: next._id }, next, { upsert: true });
+    });
+  }
+
+  private syncStatistics(order: OrderDoc): Promise<void> {
+    const shard = statShard(order.order_id);
+    return this.locks.run(`stats-${shard}`, async () => {
+      const digests = (await this.read.statsDigests.findOne({ _id: shard })) ?? emptyDigestShard(shard);
+      const next = withOrderDigest(digests, order);
+      if (next !== digests) await this.read.statsDigests.replaceOne({ _id: shard }, next, { upsert: true });
+      // The totals follow the digests' revision; a crash between the two
+      // writes is mended by the next event (or replay) of any order here.
+      const totals = await this.read.statsTotals.findOne({ _id: shard }, { projection: { rev: 1 } });
+      if (totals?.rev !== next.rev) await this.read.statsTotals.replaceOne({ _id: shard }, shardTotals(next, new Date()), { upsert: true });
     });
   }
 

@@ -2,11 +2,14 @@
 // digest (with its stream version) is kept in the user's document and the
 // totals are recomputed from the digests, so replaying an order event can
 // neither double-count nor drift: setting a digest twice is setting it once.
+// The digests also serve ListUserOrders: one lookup by user id finds the
+// user's orders, whatever the size of the orders collection.
 import { PAID_STATUSES, type OrderDoc } from './order-projection';
 
 export interface OrderDigest {
   version: number;
   status: string;
+  created_at: Date;
   total_cents: number;
   lines: Array<{ product_id: number; product_name: string; quantity: number }>;
 }
@@ -35,6 +38,7 @@ export function withOrder(summary: UserSummaryDoc, order: OrderDoc): UserSummary
   const digest: OrderDigest = {
     version: order.version,
     status: order.status,
+    created_at: order.created_at,
     total_cents: order.total_cents,
     lines: order.items.map((i) => ({ product_id: i.product_id, product_name: i.product_name, quantity: i.quantity })),
   };

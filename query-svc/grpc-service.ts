@@ -39,6 +39,28 @@ async function pageOrders(read: ReadStore, filter: Filter<OrderDoc>, size: numbe
   };
 }
 
+/**
+ * A user's orders from the digests in the user's summary (one lookup by id),
+ * then each order of the page by id: the cost follows the page and the
+ * user, not the size of the orders collection.
+ */
+async function pageUserOrders(read: ReadStore, userId: number, status: string | undefined, size: number, token: string) {
+  const after = decodeToken(token, ['number', 'string']) as [number, string] | undefined;
+  const summary = await read.userSummaries.findOne({ _id: userId });
+  const rows = Object.entries(summary?.orders ?? {})
+    .filter(([, d]) => !status || d.status === status)
+    .map(([id, d]) => ({ id, t: d.created_at.getTime() }))
+    .sort((a, b) => b.t - a.t || (a.id < b.id ? -1 : 1))
+    .filter((r) => !after || r.t < after[0] || (r.t === after[0] && r.id > after[1]));
+  const page = rows.slice(0, size);
+  const docs = await Promise.all(page.map((r) => read.orders.findOne({ _id: r.id })));
+  const last = page[page.length - 1];
+  return {
+    orders: docs.filter((d): d is OrderDoc => d !== null).map(toOrder),
+    nextPageToken: rows.length > size ? encodeToken([last.t, last.id]) : '',
+  };
+}
+
 export function queryService(read: ReadStore, health: () => HealthReport, log: Logger): QueryServiceServer {
   return {
     getOrder: unary(log, 'GetOrder', async (req) => {
@@ -54,7 +76,7 @@ export function queryService(read: ReadStore, health: () => HealthReport, log: L
     ),
     listUserOrders: unary(log, 'ListUserOrders', async (req) => {
       positiveId(req.userId, 'user_id');
-      return pageOrders(read, { user_id: req.userId, ...statusFilter(req.status) }, pageSize(req.pageSize), req.pageToken);
+      return pageUserOrders(read, req.userId, statusFilter(req.status).status as string | undefined, pageSize(req.pageSize), req.pageToken);
     }),
     getUserSummary: unary(log, 'GetUserSummary', async (req) => {
       positiveId(req.userId, 'user_id');
