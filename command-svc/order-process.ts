@@ -11,18 +11,26 @@ import type { OrderCommand, OrderState } from '../domain/order';
 import type { EventMeta } from '../lib/envelope';
 import type { Envelope } from '../lib/consumer';
 import type { Logger } from '../lib/logger';
+import { KeyedLock } from '../lib/keyed-lock';
 import type { CommandHandler } from './command-handler';
 import { orderAggregate, productAggregate } from './grpc-service';
 
 export const ORDER_PROCESS_EVENTS = ['cqrs.v1.OrderInitiated', 'cqrs.v1.OrderPaid', 'cqrs.v1.OrderCancelled'];
 
 export class OrderProcess {
+  private readonly locks = new KeyedLock();
+
   constructor(
     private readonly handler: CommandHandler,
     private readonly log: Logger,
   ) {}
 
-  async handle(e: Envelope): Promise<void> {
+  /** One order's events are handled one at a time, duplicates included. */
+  handle(e: Envelope): Promise<void> {
+    return this.locks.run(e.streamId, () => this.react(e));
+  }
+
+  private async react(e: Envelope): Promise<void> {
     const meta: EventMeta = { correlationId: e.correlationId, causationId: e.eventId };
     const p = e.payload;
     if (p.$case === 'orderInitiated') return this.checkStock(p.value.orderId, meta);
@@ -48,8 +56,12 @@ export class OrderProcess {
       }
     }
     const validated = await this.orderCommand(orderId, { type: 'ValidateOrder', lines: order.lines.map((l) => priced.find((p) => p.productId === l.productId)!) }, meta);
-    if (!validated) await this.releaseAll(order, meta); // cancelled while we reserved
-    else this.log.info({ orderId, correlationId: meta.correlationId }, 'order validated');
+    if (validated) return this.log.info({ orderId, correlationId: meta.correlationId }, 'order validated');
+    // Refused: the order moved on while we reserved. Give the stock back only
+    // if it ended without it (cancelled); if a redelivered copy of this event
+    // validated it first, the reservation is that validation's and stays.
+    const now = await this.order(orderId);
+    if (now.status === OrderStatus.CANCELLED || now.status === OrderStatus.REJECTED) await this.releaseAll(order, meta);
   }
 
   private releaseAll(order: OrderState, meta: EventMeta): Promise<void> {

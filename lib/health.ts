@@ -33,8 +33,12 @@ export class HealthMonitor {
   async refresh(): Promise<HealthReport> {
     const dependencies = await Promise.all(
       Object.entries(this.checks).map(async ([name, check]) => {
-        const up = await Promise.resolve(check()).catch(() => false);
-        return { name, status: up ? 'UP' : 'DOWN', detail: '' };
+        try {
+          const up = await check();
+          return { name, status: up ? 'UP' : 'DOWN', detail: up ? '' : 'not reachable' };
+        } catch (err) {
+          return { name, status: 'DOWN', detail: (err as Error).message };
+        }
       }),
     );
     const status = dependencies.every((d) => d.status === 'UP') ? 'SERVING' : 'NOT_SERVING';
@@ -45,7 +49,14 @@ export class HealthMonitor {
   }
 
   start(intervalMs = 1_000): void {
-    this.timer = setInterval(() => void this.refresh(), intervalMs);
+    // A slow check (a store timing out) must not overlap the next one, or an
+    // older answer could land last and flip the status back.
+    let running = false;
+    this.timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      void this.refresh().finally(() => (running = false));
+    }, intervalMs);
   }
 
   stop(): void {

@@ -20,13 +20,10 @@ export async function connectMongo(url: string): Promise<MongoClient> {
   return client;
 }
 
+/** Throws with the store's own words when it does not answer. */
 export async function pingMongo(db: Db): Promise<boolean> {
-  try {
-    await db.command({ ping: 1 }, { timeoutMS: 2_000 });
-    return true;
-  } catch {
-    return false;
-  }
+  await db.command({ ping: 1 }, { timeoutMS: 2_000 });
+  return true;
 }
 
 export const isDuplicateKey = (err: unknown) => (err as { code?: number })?.code === 11000;

@@ -9,7 +9,7 @@ import type { Envelope } from '../lib/consumer';
 import type { Logger } from '../lib/logger';
 import type { ReadStore } from '../lib/read-store';
 import { emptyInventory, projectInventory, type InventoryDoc } from './inventory-projection';
-import { KeyedLock } from './keyed-lock';
+import { KeyedLock } from '../lib/keyed-lock';
 import { emptyOrder, projectOrder, type OrderDoc, type StreamEvent } from './order-projection';
 import { emptyDigestShard, shardTotals, statShard, withOrderDigest } from './statistics-projection';
 import { emptySummary, withOrder } from './user-summary-projection';
