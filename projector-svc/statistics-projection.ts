@@ -5,6 +5,7 @@
 // grow with the number of orders; recomputing from digests (never adding
 // deltas) means a replayed event can neither double-count nor drift.
 import { PAID_STATUSES, type OrderDoc } from './order-projection';
+import { ProductCounts, type ProductCount } from './product-counts';
 
 export const STAT_SHARDS = 64;
 const MINUTE = 60_000;
@@ -58,6 +59,7 @@ export function withOrderDigest(shard: StatsDigestShard, order: OrderDoc): Stats
 /** Totals of one shard; minute buckets older than a day are left out, nothing reads them. */
 export function shardTotals(shard: StatsDigestShard, now: Date): StatsTotals {
   const oldestMinute = Math.floor(now.getTime() / MINUTE) - DAY_MINUTES;
+  const products = new ProductCounts();
   const t: StatsTotals = { _id: shard._id, rev: shard.rev, total_orders: 0, by_status: {}, revenue_cents: 0, paid_orders: 0, products: {}, created_minutes: {} };
   for (const d of Object.values(shard.orders)) {
     t.total_orders++;
@@ -67,13 +69,9 @@ export function shardTotals(shard: StatsDigestShard, now: Date): StatsTotals {
       t.paid_orders++;
     }
     if (d.created_minute >= oldestMinute) t.created_minutes[d.created_minute] = (t.created_minutes[d.created_minute] ?? 0) + 1;
-    for (const l of d.lines) {
-      const p = (t.products[l.product_id] ??= { product_name: l.product_name, count: 0 });
-      p.count += l.quantity;
-      p.product_name ||= l.product_name;
-    }
+    for (const l of d.lines) products.add(l.product_id, l.product_name, l.quantity);
   }
-  return t;
+  return { ...t, products: products.toRecord() };
 }
 
 export interface MergedStatistics {
@@ -81,7 +79,7 @@ export interface MergedStatistics {
   by_status: Record<string, number>;
   revenue_cents: number;
   paid_orders: number;
-  top_products: Array<{ product_id: number; product_name: string; count: number }>;
+  top_products: ProductCount[];
   orders_last_hour: number;
   orders_last_day: number;
 }
@@ -89,7 +87,7 @@ export interface MergedStatistics {
 export function mergeTotals(shards: StatsTotals[], now: Date, top = 5): MergedStatistics {
   const nowMinute = Math.floor(now.getTime() / MINUTE);
   const m: MergedStatistics = { total_orders: 0, by_status: {}, revenue_cents: 0, paid_orders: 0, top_products: [], orders_last_hour: 0, orders_last_day: 0 };
-  const products = new Map<number, { product_id: number; product_name: string; count: number }>();
+  const products = new ProductCounts();
   for (const s of shards) {
     m.total_orders += s.total_orders;
     m.revenue_cents += s.revenue_cents;
@@ -100,13 +98,8 @@ export function mergeTotals(shards: StatsTotals[], now: Date, top = 5): MergedSt
       if (age < 60) m.orders_last_hour += n;
       if (age < DAY_MINUTES) m.orders_last_day += n;
     }
-    for (const [id, p] of Object.entries(s.products)) {
-      const e = products.get(Number(id)) ?? { product_id: Number(id), product_name: p.product_name, count: 0 };
-      e.count += p.count;
-      e.product_name ||= p.product_name;
-      products.set(Number(id), e);
-    }
+    for (const [id, p] of Object.entries(s.products)) products.add(Number(id), p.product_name, p.count);
   }
-  m.top_products = [...products.values()].sort((a, b) => b.count - a.count || a.product_id - b.product_id).slice(0, top);
+  m.top_products = products.top(top);
   return m;
 }

@@ -5,6 +5,7 @@
 // The digests also serve ListUserOrders: one lookup by user id finds the
 // user's orders, whatever the size of the orders collection.
 import { PAID_STATUSES, type OrderDoc } from './order-projection';
+import { ProductCounts } from './product-counts';
 
 export interface OrderDigest {
   version: number;
@@ -48,7 +49,7 @@ export function withOrder(summary: UserSummaryDoc, order: OrderDoc): UserSummary
 function summarize(s: UserSummaryDoc): UserSummaryDoc {
   const digests = Object.values(s.orders);
   const statuses: Record<string, number> = {};
-  const products = new Map<number, { product_id: number; product_name: string; count: number }>();
+  const products = new ProductCounts();
   let spent = 0;
   let paid = 0;
   for (const d of digests) {
@@ -57,13 +58,8 @@ function summarize(s: UserSummaryDoc): UserSummaryDoc {
       spent += d.total_cents;
       paid++;
     }
-    for (const l of d.lines) {
-      const p = products.get(l.product_id) ?? { product_id: l.product_id, product_name: l.product_name, count: 0 };
-      p.count += l.quantity;
-      p.product_name ||= l.product_name;
-      products.set(l.product_id, p);
-    }
+    for (const l of d.lines) products.add(l.product_id, l.product_name, l.quantity);
   }
-  const favorite_products = [...products.values()].sort((a, b) => b.count - a.count || a.product_id - b.product_id).slice(0, FAVORITES);
+  const favorite_products = products.top(FAVORITES);
   return { ...s, total_orders: digests.length, total_spent_cents: spent, paid_orders: paid, order_statuses: statuses, favorite_products };
 }
