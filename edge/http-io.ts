@@ -41,3 +41,10 @@ export function sendBareStatus(res: ServerResponse, status: number, grpcCode: nu
   res.writeHead(status, { 'grpc-status': String(grpcCode), 'grpc-message': encodeURIComponent(grpcMessage), 'content-length': 0 });
   res.end();
 }
+
+/** A redirect as Envoy's local reply sends it: a Location header and no body. */
+export function sendRedirect(res: ServerResponse, status: number, location: string): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { location, 'content-length': 0 });
+  res.end();
+}

@@ -2,7 +2,7 @@
 // set with the options of envoy/envoy.yaml's grpc_json_transcoder filter.
 // It stands in for Envoy where no Envoy binary exists; see edge/README.md
 // for the Envoy behaviour each rule mirrors.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '../lib/logger';
@@ -10,8 +10,9 @@ import { loadDescriptorFile, type LoadedDescriptor } from './descriptor';
 import { loadEnvoyOptions, type TranscoderOptions } from './envoy-options';
 import { httpStatusFor, statusJson } from './grpc-status';
 import { requestIdOf, requestMetadata } from './headers';
-import { readBody, sendBareStatus, sendJson } from './http-io';
+import { readBody, sendBareStatus, sendJson, sendRedirect } from './http-io';
 import { stringifyJson } from './json';
+import { decidePath, screenHeaders } from './normalize';
 import { buildRoutes, RouteTable, type RouteMatch } from './routes';
 import { decodeResponse, encodeRequest, TranscodeError } from './transcode';
 import { isServiceError, Upstreams } from './upstream';
@@ -88,30 +89,74 @@ function transcodedServices(descriptor: LoadedDescriptor, options: TranscoderOpt
 
 async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
-  const requestId = requestIdOf(req.headers);
-  res.setHeader('x-request-id', requestId);
-  const { path } = splitTarget(req.url ?? '/');
+  const target = req.url ?? '/';
+  const { path, query } = splitTarget(target);
   const method = req.method ?? 'GET';
+  // Envoy's codec screens header names before anything else sees them (the request id included).
+  const screened = screenHeaders(req.headers, ctx.options.connectionManager.underscoreHeadersAction);
+  const requestId = requestIdOf(screened.headers);
+  res.setHeader('x-request-id', requestId);
+  let routedPath: string | undefined;
   let outcome: Outcome;
   try {
-    outcome = await transcode(ctx, req, res, requestId);
+    const admitted = admit(ctx, req, res, screened.rejected, path, target.includes('?') ? query : undefined);
+    if ('outcome' in admitted) {
+      outcome = admitted.outcome;
+    } else {
+      routedPath = admitted.path;
+      outcome = await transcode(ctx, req, res, screened.headers, admitted.path, query, requestId);
+    }
   } catch (err) {
     outcome = sendLocalError(ctx, res, err);
   }
-  const line = { method, path, grpcMethod: outcome.grpcMethod, grpcStatus: outcome.grpcStatus, httpStatus: outcome.httpStatus, durationMs: Math.round(performance.now() - started), requestId };
+  const line = {
+    method,
+    path,
+    ...(routedPath !== undefined && routedPath !== path ? { normalizedPath: routedPath } : {}),
+    ...(screened.dropped.length ? { droppedHeaders: screened.dropped } : {}),
+    grpcMethod: outcome.grpcMethod,
+    grpcStatus: outcome.grpcStatus,
+    httpStatus: outcome.httpStatus,
+    durationMs: Math.round(performance.now() - started),
+    requestId,
+  };
   if (outcome.httpStatus >= 500) ctx.log.warn(line, 'request');
   else ctx.log.info(line, 'request');
 }
 
-async function transcode(ctx: Context, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<Outcome> {
-  const { path, query } = splitTarget(req.url ?? '/');
+/**
+ * The HTTP connection manager's rules, before route lookup (edge/normalize.ts):
+ * an underscored header name under REJECT_REQUEST is a 400 that also closes
+ * the connection (Envoy's HTTP/1 codec treats it as a protocol error); then
+ * the path is checked and rewritten, or refused (400), or redirected (307).
+ * Returns the path to route, or the outcome already sent.
+ */
+function admit(ctx: Context, req: IncomingMessage, res: ServerResponse, underscored: string | undefined, path: string, query: string | undefined): { path: string } | { outcome: Outcome } {
+  if (underscored !== undefined) {
+    res.setHeader('connection', 'close');
+    throw new TranscodeError(`header name "${underscored}" contains an underscore, refused by headers_with_underscores_action: REJECT_REQUEST`, 400, 3);
+  }
+  const isGrpc = /^application\/grpc/i.test(req.headers['content-type'] ?? '');
+  const decision = decidePath(path, query, ctx.options.connectionManager, isGrpc);
+  switch (decision.kind) {
+    case 'forward':
+      return { path: decision.path };
+    case 'reject':
+      throw new TranscodeError(decision.reason, 400, 3);
+    case 'redirect':
+      sendRedirect(res, 307, decision.location);
+      return { outcome: { httpStatus: 307 } };
+  }
+}
+
+async function transcode(ctx: Context, req: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders, path: string, query: string, requestId: string): Promise<Outcome> {
   const match = ctx.table.lookup(req.method ?? 'GET', path);
   if (!match) throw noRoute(ctx, req.method ?? 'GET', path);
   const grpcMethod = match.route.rpc.grpcPath;
   try {
     const body = await readBody(req, ctx.options.maxRequestBodySize);
     const request = encodeRequest(match.route, { bindings: match.bindings, query: parseQuery(query, ctx.options.queryParamUnescapePlus), body }, ctx.descriptor.registry, ctx.options);
-    const metadata = requestMetadata(req.headers, requestId, req.socket.remoteAddress);
+    const metadata = requestMetadata(headers, requestId, req.socket.remoteAddress);
     const outcome = match.route.serverStreaming ? await callStreaming(ctx, match, request, metadata, res) : await callUnary(ctx, match, request, metadata, res);
     return { grpcMethod, ...outcome };
   } catch (err) {

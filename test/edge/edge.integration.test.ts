@@ -1,5 +1,9 @@
 // The edge in front of real grpc-js servers implementing cqrs.v1, driven
 // over HTTP with fetch, with the project's descriptor set and envoy.yaml.
+// Paths the edge must normalize itself go out raw through node:http.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Metadata, Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import pino from 'pino';
 import { loadEnvoyOptions } from '../../edge/envoy-options';
@@ -9,7 +13,7 @@ import { OrderStatus } from '../../gen/ts/cqrs/v1/common';
 import { QueryServiceService } from '../../gen/ts/cqrs/v1/query_service';
 import { BadRequest } from '../../gen/ts/google/rpc/error_details';
 import { Status } from '../../gen/ts/google/rpc/status';
-import { descriptorPath, envoyConfigPath, fetchWithin, jsonOf, quietLogger } from './helpers';
+import { descriptorPath, envoyConfigPath, fetchWithin, jsonOf, quietLogger, rawRequest } from './helpers';
 
 interface Seen {
   method: string;
@@ -63,6 +67,7 @@ const queries: UntypedServiceImplementation = {
   getUserSummary: reply('GetUserSummary', (req: { userId: number }) => ({
     summary: { userId: req.userId, totalOrders: 2, totalSpent: 199.98, avgOrderValue: 99.99, favoriteProducts: [], orderStatuses: { PAID: 2 } },
   })),
+  getQueryHealth: reply('GetQueryHealth', () => ({ status: 'SERVING', service: 'query-svc', dependencies: [] })),
 };
 
 let server: Server;
@@ -258,5 +263,140 @@ describe('upstream trouble', () => {
     } finally {
       await down.close();
     }
+  });
+});
+
+describe("envoy.yaml's connection manager rules, before routing", () => {
+  const queryHealth = { status: 'SERVING', service: 'query-svc', dependencies: [] };
+
+  it('normalize_path: removes dot segments (RFC 3986) and decodes escaped unreserved characters, then routes', async () => {
+    for (const path of ['/cqrs/queries/./health', '/cqrs/queries/x/../health', '/cqrs/%71ueries/health', '/cqrs/queries/%2e/health']) {
+      const res = await rawRequest(base, path);
+      expect({ path, status: res.status }).toEqual({ path, status: 200 });
+      expect(JSON.parse(res.body)).toEqual(queryHealth);
+    }
+    const res = await rawRequest(base, '/cqrs/queries/users/./9/../7/summary');
+    expect(res.status).toBe(200);
+    expect(seen.at(-1)).toMatchObject({ method: 'GetUserSummary', request: { userId: 7 } });
+  });
+
+  it('merge_slashes: //cqrs//queries/health routes, and a POST body is still transcoded', async () => {
+    const res = await rawRequest(base, '//cqrs//queries/health');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual(queryHealth);
+    const created = await rawRequest(base, '/cqrs//commands/./orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_id":3,"product_id":4,"quantity":1}' });
+    expect(created.status).toBe(200);
+    expect(seen.at(-1)).toMatchObject({ method: 'CreateOrder', request: { userId: 3, productId: 4, quantity: 1 } });
+  });
+
+  it('looks the normalized path up: an unknown one is 404 under its normalized name', async () => {
+    const res = await rawRequest(base, '/cqrs/./nothing//here');
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.body)).toMatchObject({ code: 5, message: 'no method for GET /cqrs/nothing/here' });
+  });
+
+  it('path_with_escaped_slashes_action REJECT_REQUEST: %2F or %5C in the path is 400, without calling upstream', async () => {
+    for (const path of ['/cqrs/queries/users/1%2F2/orders', '/cqrs/queries/orders/a%2fb', '/cqrs/queries/orders/a%5Cb']) {
+      const res = await rawRequest(base, path);
+      expect({ path, status: res.status }).toEqual({ path, status: 400 });
+      expect(res.headers['content-type']).toBe('application/json');
+      expect(JSON.parse(res.body)).toMatchObject({ code: 3, message: expect.stringMatching(/escaped slash.*REJECT_REQUEST/), details: [] });
+    }
+    // Escaped slashes in the query are not the path's business.
+    expect((await rawRequest(base, '/cqrs/queries/users/1/orders?page_token=a%2Fb')).status).toBe(200);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('normalize_path: a path that cannot be normalized (NUL) is 400', async () => {
+    const res = await rawRequest(base, '/cqrs/queries/orders/a%00');
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body).message).toMatch(/normalize_path/);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('headers_with_underscores_action REJECT_REQUEST: an underscored header name is 400 and closes the connection', async () => {
+    const res = await rawRequest(base, '/cqrs/queries/health', { headers: { x_custom: '1' } });
+    expect(res.status).toBe(400);
+    expect(res.headers.connection).toBe('close');
+    expect(JSON.parse(res.body)).toMatchObject({ code: 3, message: expect.stringMatching(/"x_custom" contains an underscore/) });
+    expect(seen).toHaveLength(0);
+    // Dashes are fine.
+    expect((await rawRequest(base, '/cqrs/queries/health', { headers: { 'x-custom': '1' } })).status).toBe(200);
+  });
+
+  it('logs the path as sent and, when it differs, the normalized one', async () => {
+    logLines.length = 0;
+    await rawRequest(base, '/cqrs/queries/./health');
+    const lines = logLines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ path: '/cqrs/queries/./health', normalizedPath: '/cqrs/queries/health', grpcMethod: '/cqrs.v1.QueryService/GetQueryHealth', httpStatus: 200 });
+  });
+
+  describe('other settings in the same envoy.yaml', () => {
+    let dir: string;
+    const others: Edge[] = [];
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'edge-hcm-'));
+    });
+    afterAll(async () => {
+      await Promise.all(others.map((e) => e.close()));
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** The project's envoy.yaml with some connection manager keys set otherwise. */
+    async function edgeWith(changes: Record<string, string>): Promise<string> {
+      let yaml = readFileSync(envoyConfigPath, 'utf8');
+      for (const [key, value] of Object.entries(changes)) {
+        const line = new RegExp(`^(\\s*${key}:) .*$`, 'm');
+        expect(yaml).toMatch(line);
+        yaml = yaml.replace(line, `$1 ${value}`);
+      }
+      const path = join(dir, `envoy-${others.length}.yaml`);
+      writeFileSync(path, yaml);
+      const edge = await createEdge({ descriptorPath, envoyConfigPath: path, upstreams: { 'cqrs.v1.CommandService': upstream, 'cqrs.v1.QueryService': upstream }, logger: quietLogger() });
+      others.push(edge);
+      return `http://127.0.0.1:${await edge.listen(0, '127.0.0.1')}`;
+    }
+
+    it('UNESCAPE_AND_REDIRECT answers 307 to the unescaped, normalized path (query kept); gRPC requests get 400', async () => {
+      const url = await edgeWith({ path_with_escaped_slashes_action: 'UNESCAPE_AND_REDIRECT' });
+      const res = await rawRequest(url, '/cqrs/queries/users%2F5%2F/./orders?page_size=2');
+      expect(res.status).toBe(307);
+      expect(res.headers.location).toBe('/cqrs/queries/users/5/orders?page_size=2');
+      expect(res.body).toBe('');
+      expect(seen).toHaveLength(0);
+      const followed = await rawRequest(url, res.headers.location!);
+      expect(followed.status).toBe(200);
+      expect(seen[0]).toMatchObject({ method: 'ListUserOrders', request: { userId: 5, pageSize: 2 } });
+      expect((await rawRequest(url, '/cqrs/queries/users%2F5/orders', { headers: { 'content-type': 'application/grpc' } })).status).toBe(400);
+      // Nothing escaped: normalized and routed, no redirect.
+      expect((await rawRequest(url, '/cqrs/queries/./health')).status).toBe(200);
+    });
+
+    it('UNESCAPE_AND_FORWARD routes the unescaped path; DROP_HEADER removes underscored headers before they become metadata', async () => {
+      const url = await edgeWith({ path_with_escaped_slashes_action: 'UNESCAPE_AND_FORWARD', headers_with_underscores_action: 'DROP_HEADER' });
+      const res = await rawRequest(url, '/cqrs/queries/users%2F5%5Corders', { headers: { x_custom: '1', 'x-kept': '2' } });
+      expect(res.status).toBe(200);
+      expect(seen[0]).toMatchObject({ method: 'ListUserOrders', request: { userId: 5 } });
+      expect(seen[0].metadata.get('x_custom')).toEqual([]);
+      expect(seen[0].metadata.get('x-kept')).toEqual(['2']);
+      // Unescaped, "a/b" is two segments: no single-segment {order_id} route takes it.
+      expect((await rawRequest(url, '/cqrs/queries/orders/a%2Fb')).status).toBe(404);
+    });
+
+    it("KEEP_UNCHANGED and ALLOW (Envoy's defaults) leave both to the transcoder", async () => {
+      const url = await edgeWith({ path_with_escaped_slashes_action: 'KEEP_UNCHANGED', headers_with_underscores_action: 'ALLOW' });
+      const res = await rawRequest(url, '/cqrs/queries/orders/a%2Fb', { headers: { x_custom: '1' } });
+      expect(res.status).toBe(200);
+      expect(seen[0]).toMatchObject({ method: 'GetOrder', request: { orderId: 'a/b' } });
+      expect(seen[0].metadata.get('x_custom')).toEqual(['1']);
+    });
+
+    it('normalize_path and merge_slashes off: the raw path is routed as sent, so these miss (404)', async () => {
+      const url = await edgeWith({ normalize_path: 'false', merge_slashes: 'false' });
+      expect((await rawRequest(url, '/cqrs/queries/./health')).status).toBe(404);
+      expect((await rawRequest(url, '//cqrs//queries/health')).status).toBe(404);
+      expect((await rawRequest(url, '/cqrs/queries/health')).status).toBe(200);
+    });
   });
 });

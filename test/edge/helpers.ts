@@ -2,6 +2,7 @@
 // from fixtures/library.proto with the project's buf, and a quiet logger.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
@@ -45,3 +46,29 @@ export function fetchWithin(url: string, init: RequestInit = {}, ms = 10_000): P
 /** A JSON response body, loosely typed for assertions. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const jsonOf = async (res: Response): Promise<Record<string, any>> => (await res.json()) as Record<string, any>;
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * One HTTP/1.1 request with the path sent exactly as given. fetch (WHATWG URL)
+ * would resolve "./" and "../" and turn backslashes into "/" before sending, which hides
+ * what the edge's own normalization does.
+ */
+export function rawRequest(base: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}, ms = 10_000): Promise<RawResponse> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, path, method: init.method ?? 'GET', headers: init.headers, timeout: ms, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${ms} ms`)));
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
