@@ -5,6 +5,7 @@ import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
 import { ConcurrencyError } from '../domain/errors';
 import type { DomainEvent } from '../domain/events';
 import type { EventMeta } from '../lib/envelope';
+import { KeyedLock } from '../lib/keyed-lock';
 import type { Logger } from '../lib/logger';
 import { commitId, type EventStore } from '../lib/event-store';
 import type { EventPublisher } from './event-publisher';
@@ -25,6 +26,7 @@ export interface Executed<S> {
 const MAX_ATTEMPTS = 8;
 
 export class CommandHandler {
+  private readonly streams = new KeyedLock();
   /** Test-only fault hook: called after storing, before publishing. */
   afterStore?: () => void;
 
@@ -39,7 +41,16 @@ export class CommandHandler {
     return this.store.load(streamId, agg.initial, agg.evolve);
   }
 
-  async execute<S, C>(streamId: string, agg: Aggregate<S, C>, command: C, meta: EventMeta): Promise<Executed<S>> {
+  /**
+   * Commands on one stream run one at a time in this process: racing them
+   * would only make all but one lose and reload. The unique commit id still
+   * decides between processes.
+   */
+  execute<S, C>(streamId: string, agg: Aggregate<S, C>, command: C, meta: EventMeta): Promise<Executed<S>> {
+    return this.streams.run(streamId, () => this.attempt(streamId, agg, command, meta));
+  }
+
+  private async attempt<S, C>(streamId: string, agg: Aggregate<S, C>, command: C, meta: EventMeta): Promise<Executed<S>> {
     for (let attempt = 1; ; attempt++) {
       const { version, state } = await this.store.load(streamId, agg.initial, agg.evolve);
       const events = agg.decide(command, state);

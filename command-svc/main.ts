@@ -37,7 +37,7 @@ runService('command-svc', async (log) => {
   const store = new EventStore(db);
   const publisher = new EventPublisher(amqp);
   await publisher.start();
-  const relay = new OutboxRelay(db, store, publisher, log, { intervalMs: config.RELAY_INTERVAL_MS, graceMs: 2_000, orphanAfterMs: 60_000 });
+  const relay = new OutboxRelay(db, store, publisher, log, { intervalMs: config.RELAY_INTERVAL_MS, graceMs: 10_000, orphanAfterMs: 60_000 });
   const handler = new CommandHandler(store, relay, publisher, log);
   if (config.FAULT_EXIT_AFTER_STORE > 0) {
     let left = config.FAULT_EXIT_AFTER_STORE;

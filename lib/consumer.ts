@@ -89,7 +89,7 @@ export class EventConsumer {
   }
 
   /**
-   * A store outage is not the message's fault: keep it (unacked, so a crash
+   * A store outage (or a lost write race) is not the message's fault: keep it (unacked, so a crash
    * still returns it to the queue) and retry with back-off until the store
    * answers, instead of spending its attempts and dead-lettering good events.
    */
@@ -99,7 +99,7 @@ export class EventConsumer {
         return await this.opts.handle(e);
       } catch (err) {
         if (!(isTransient(err) || err instanceof ConcurrencyError) || this.stopped) throw err;
-        this.log.warn({ eventId: e.eventId, streamId: e.streamId, err: (err as Error).message }, 'store unavailable; holding the event');
+        this.log.warn({ eventId: e.eventId, streamId: e.streamId, err: (err as Error).message }, 'transient failure; holding the event and retrying');
         await sleep(wait);
       }
     }

@@ -7,7 +7,9 @@
 import { PAID_STATUSES, type OrderDoc } from './order-projection';
 import { ProductCounts, type ProductCount } from './product-counts';
 
-export const STAT_SHARDS = 64;
+// Enough shards that each rewrite stays small (a few hundred digests at
+// 100 k orders), few enough that a query reads them all quickly.
+export const STAT_SHARDS = 256;
 const MINUTE = 60_000;
 const DAY_MINUTES = 24 * 60;
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -20,6 +21,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on (port 0 picks a free one)")
 	dataDir := flag.String("data", ".data/store", "directory holding the SQLite files")
 	logLevel := flag.String("log-level", "error", "debug, info, warn or error")
+	syncMode := flag.String("sync", "normal", "SQLite synchronous mode: normal (survives a crash of any process, not a power cut) or full (fsync on every commit)")
 	flag.Parse()
 
 	var level slog.Level
@@ -36,11 +38,17 @@ func main() {
 		fail("cannot create data directory %s: %v", dir, err)
 	}
 
+	if *syncMode != "normal" && *syncMode != "full" {
+		fail("bad -sync %q: must be normal or full", *syncMode)
+	}
+	// FerretDB adds WAL journaling itself; in WAL mode synchronous=NORMAL
+	// fsyncs at checkpoints instead of every commit, which is what makes a
+	// local store keep up with the mesh on a laptop disk.
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
+		SQLiteURL: "file:" + dir + "/?_pragma=synchronous(" + strings.ToUpper(*syncMode) + ")",
 	})
 	if err != nil {
 		fail("cannot start FerretDB: %v", err)
