@@ -33,6 +33,10 @@ export interface Loaded<S> {
 
 export const commitId = (streamId: string, firstVersion: number) => `${streamId}:${firstVersion}`;
 
+/** At most this many commits are probed past the cached head on a load. */
+const HEAD_EVERY = 8;
+const crossed = (from: number, to: number) => Math.floor(from / HEAD_EVERY) !== Math.floor(to / HEAD_EVERY);
+
 export class EventStore {
   readonly commits: Collection<CommitDoc>;
   private readonly heads: Collection<HeadDoc<unknown>>;
@@ -77,9 +81,13 @@ export class EventStore {
     }
     // The head is only a cache: losing this write (crash) or writing an older
     // one (a racing writer) costs extra probes on the next load, never data.
-    await this.heads
-      .replaceOne({ _id: streamId }, { version: doc.last_version, state: stateAfter }, { upsert: true })
-      .catch(() => undefined);
+    // Short streams (an order's life) are cheaper to probe than to cache, so
+    // the head is written once a stream has grown past HEAD_EVERY versions.
+    if (crossed(expectedVersion, doc.last_version)) {
+      await this.heads
+        .replaceOne({ _id: streamId }, { version: doc.last_version, state: stateAfter }, { upsert: true })
+        .catch(() => undefined);
+    }
     return envelopes;
   }
 
