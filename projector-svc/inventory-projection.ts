@@ -2,10 +2,11 @@
 // into the fields queries filter and sort on.
 import { evolveProduct, initialProduct, type ProductState } from '../domain/inventory';
 import { inventoryItem } from '../lib/inventory-view';
+import { numericKey } from '../lib/read-store';
 import type { StreamEvent } from './order-projection';
 
 export interface InventoryDoc {
-  _id: number;
+  _id: string; // numericKey(product_id)
   version: number;
   state: ProductState;
   product_id: number;
@@ -21,7 +22,7 @@ export interface InventoryDoc {
 }
 
 export const emptyInventory = (productId: number): Pick<InventoryDoc, '_id' | 'version' | 'state'> => ({
-  _id: productId, version: 0, state: { ...initialProduct(), productId },
+  _id: numericKey(productId), version: 0, state: { ...initialProduct(), productId },
 });
 
 export function projectInventory(doc: Pick<InventoryDoc, '_id' | 'version' | 'state'>, e: StreamEvent): InventoryDoc {

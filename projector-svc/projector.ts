@@ -7,7 +7,7 @@
 import { readStream, type EventStore } from '../lib/event-store';
 import type { Envelope } from '../lib/consumer';
 import type { Logger } from '../lib/logger';
-import type { ReadStore } from '../lib/read-store';
+import { numericKey, type ReadStore } from '../lib/read-store';
 import { emptyInventory, projectInventory, type InventoryDoc } from './inventory-projection';
 import { KeyedLock } from '../lib/keyed-lock';
 import { emptyOrder, projectOrder, type OrderDoc, type StreamEvent } from './order-projection';
@@ -46,13 +46,13 @@ export class Projector {
 
   private async onProduct(e: Envelope): Promise<void> {
     const productId = Number(e.streamId.slice('product-'.length));
-    const current = (await this.read.inventory.findOne({ _id: productId })) ?? emptyInventory(productId);
+    const current = (await this.read.inventory.findOne({ _id: numericKey(productId) })) ?? emptyInventory(productId);
     await this.catchUp(e, current, projectInventory, (d) => this.read.inventory.replaceOne({ _id: d._id }, d as InventoryDoc, { upsert: true }));
   }
 
   private syncUserSummary(order: OrderDoc): Promise<void> {
     return this.locks.run(`user-${order.user_id}`, async () => {
-      const summary = (await this.read.userSummaries.findOne({ _id: order.user_id })) ?? emptySummary(order.user_id);
+      const summary = (await this.read.userSummaries.findOne({ _id: numericKey(order.user_id) })) ?? emptySummary(order.user_id);
       const next = withOrder(summary, order);
       if (next !== summary) await this.read.userSummaries.replaceOne({ _id: next._id }, next, { upsert: true });
     });
@@ -61,13 +61,13 @@ export class Projector {
   private syncStatistics(order: OrderDoc): Promise<void> {
     const shard = statShard(order.order_id);
     return this.locks.run(`stats-${shard}`, async () => {
-      const digests = (await this.read.statsDigests.findOne({ _id: shard })) ?? emptyDigestShard(shard);
+      const digests = (await this.read.statsDigests.findOne({ _id: numericKey(shard) })) ?? emptyDigestShard(shard);
       const next = withOrderDigest(digests, order);
-      if (next !== digests) await this.read.statsDigests.replaceOne({ _id: shard }, next, { upsert: true });
+      if (next !== digests) await this.read.statsDigests.replaceOne({ _id: next._id }, next, { upsert: true });
       // The totals follow the digests' revision; a crash between the two
       // writes is mended by the next event (or replay) of any order here.
-      const totals = await this.read.statsTotals.findOne({ _id: shard }, { projection: { rev: 1 } });
-      if (totals?.rev !== next.rev) await this.read.statsTotals.replaceOne({ _id: shard }, shardTotals(next, new Date()), { upsert: true });
+      const totals = await this.read.statsTotals.findOne({ _id: next._id }, { projection: { rev: 1 } });
+      if (totals?.rev !== next.rev) await this.read.statsTotals.replaceOne({ _id: next._id }, shardTotals(next, new Date()), { upsert: true });
     });
   }
 

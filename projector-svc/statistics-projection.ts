@@ -4,6 +4,7 @@
 // statistics query reads only the totals documents, so its cost does not
 // grow with the number of orders; recomputing from digests (never adding
 // deltas) means a replayed event can neither double-count nor drift.
+import { numericKey } from '../lib/read-store';
 import { PAID_STATUSES, type OrderDoc } from './order-projection';
 import { ProductCounts, type ProductCount } from './product-counts';
 
@@ -22,13 +23,13 @@ export interface StatsDigest {
 }
 
 export interface StatsDigestShard {
-  _id: number;
+  _id: string; // numericKey(shard)
   rev: number;
   orders: Record<string, StatsDigest>;
 }
 
 export interface StatsTotals {
-  _id: number;
+  _id: string; // numericKey(shard)
   rev: number;
   total_orders: number;
   by_status: Record<string, number>;
@@ -42,7 +43,7 @@ export interface StatsTotals {
 
 export const statShard = (orderId: string) => parseInt(orderId.replace(/-/g, '').slice(0, 8), 16) % STAT_SHARDS;
 
-export const emptyDigestShard = (shard: number): StatsDigestShard => ({ _id: shard, rev: 0, orders: {} });
+export const emptyDigestShard = (shard: number): StatsDigestShard => ({ _id: numericKey(shard), rev: 0, orders: {} });
 
 /** The shard with this order's digest, or the same object if it is not newer. */
 export function withOrderDigest(shard: StatsDigestShard, order: OrderDoc): StatsDigestShard {

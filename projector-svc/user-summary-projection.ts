@@ -4,6 +4,7 @@
 // neither double-count nor drift: setting a digest twice is setting it once.
 // The digests also serve ListUserOrders: one lookup by user id finds the
 // user's orders, whatever the size of the orders collection.
+import { numericKey } from '../lib/read-store';
 import { PAID_STATUSES, type OrderDoc } from './order-projection';
 import { ProductCounts } from './product-counts';
 
@@ -16,7 +17,7 @@ export interface OrderDigest {
 }
 
 export interface UserSummaryDoc {
-  _id: number;
+  _id: string; // numericKey(user_id)
   user_id: number;
   orders: Record<string, OrderDigest>;
   total_orders: number;
@@ -29,7 +30,7 @@ export interface UserSummaryDoc {
 const FAVORITES = 5;
 
 export const emptySummary = (userId: number): UserSummaryDoc => ({
-  _id: userId, user_id: userId, orders: {}, total_orders: 0, total_spent_cents: 0, paid_orders: 0, favorite_products: [], order_statuses: {},
+  _id: numericKey(userId), user_id: userId, orders: {}, total_orders: 0, total_spent_cents: 0, paid_orders: 0, favorite_products: [], order_statuses: {},
 });
 
 /** Returns the summary with this order's digest, or the same object if it is not newer. */

@@ -7,7 +7,7 @@ import { validateOrderId } from '../domain/validation';
 import { unary } from '../lib/grpc-server';
 import type { HealthReport } from '../lib/health';
 import type { Logger } from '../lib/logger';
-import type { ReadStore } from '../lib/read-store';
+import { numericKey, type ReadStore } from '../lib/read-store';
 import type { InventoryDoc } from '../projector-svc/inventory-projection';
 import type { OrderDoc } from '../projector-svc/order-projection';
 import { decodeToken, encodeToken, pageSize } from './page-token';
@@ -46,7 +46,7 @@ async function pageOrders(read: ReadStore, filter: Filter<OrderDoc>, size: numbe
  */
 async function pageUserOrders(read: ReadStore, userId: number, status: string | undefined, size: number, token: string) {
   const after = decodeToken(token, ['number', 'string']) as [number, string] | undefined;
-  const summary = await read.userSummaries.findOne({ _id: userId });
+  const summary = await read.userSummaries.findOne({ _id: numericKey(userId) });
   const rows = Object.entries(summary?.orders ?? {})
     .filter(([, d]) => !status || d.status === status)
     .map(([id, d]) => ({ id, t: d.created_at.getTime() }))
@@ -80,13 +80,13 @@ export function queryService(read: ReadStore, health: () => HealthReport, log: L
     }),
     getUserSummary: unary(log, 'GetUserSummary', async (req) => {
       positiveId(req.userId, 'user_id');
-      const doc = await read.userSummaries.findOne({ _id: req.userId });
+      const doc = await read.userSummaries.findOne({ _id: numericKey(req.userId) });
       if (!doc) throw new NotFoundError(`user ${req.userId} has no orders`);
       return { summary: toUserSummary(doc) };
     }),
     getInventory: unary(log, 'GetInventory', async (req) => {
       const size = pageSize(req.pageSize);
-      const after = decodeToken(req.pageToken, ['number']) as [number] | undefined;
+      const after = decodeToken(req.pageToken, ['string']) as [string] | undefined;
       const filter: Filter<InventoryDoc> = { ...(req.lowStockOnly ? { low_stock_alert: true } : {}), ...(after ? { _id: { $gt: after[0] } } : {}) };
       const docs = await read.inventory.find(filter).sort({ _id: 1 }).limit(size + 1).toArray();
       const page = docs.slice(0, size);
@@ -94,7 +94,7 @@ export function queryService(read: ReadStore, health: () => HealthReport, log: L
     }),
     getProductInventory: unary(log, 'GetProductInventory', async (req) => {
       positiveId(req.productId, 'product_id');
-      const doc = await read.inventory.findOne({ _id: req.productId });
+      const doc = await read.inventory.findOne({ _id: numericKey(req.productId) });
       if (!doc) throw new NotFoundError(`product ${req.productId} not found`);
       return { item: toInventoryItem(doc) };
     }),

@@ -1,4 +1,5 @@
 // The read models as pure folds over a stream's events.
+import { numericKey } from '../../lib/read-store';
 import fc from 'fast-check';
 import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { event, type DomainEvent } from '../../domain/events';
@@ -129,7 +130,7 @@ describe('inventory projection', () => {
       event('inventorySold', { productId: P, orderId: 'c-order', quantity: 3 }),
     ]);
     expect(doc).toMatchObject({
-      _id: P, version: 5, product_id: P, product_name: 'Widget', unit_price_cents: 1999,
+      _id: numericKey(P), version: 5, product_id: P, product_name: 'Widget', unit_price_cents: 1999,
       total_quantity: 17, reserved_quantity: 10, available_quantity: 7, low_stock_threshold: 5, low_stock_alert: false,
       pending_orders: ['a-order', 'b-order'], updated_at: at(5),
     });
