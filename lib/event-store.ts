@@ -33,6 +33,8 @@ export interface Loaded<S> {
 
 export const commitId = (streamId: string, firstVersion: number) => `${streamId}:${firstVersion}`;
 
+const CACHED_STREAMS = 10_000;
+
 /** At most this many commits are probed past the cached head on a load. */
 const HEAD_EVERY = 8;
 const crossed = (from: number, to: number) => Math.floor(from / HEAD_EVERY) !== Math.floor(to / HEAD_EVERY);
@@ -40,20 +42,29 @@ const crossed = (from: number, to: number) => Math.floor(from / HEAD_EVERY) !== 
 export class EventStore {
   readonly commits: Collection<CommitDoc>;
   private readonly heads: Collection<HeadDoc<unknown>>;
+  /** Recently used streams' states: a load then costs one probe that misses. */
+  private readonly cache = new Map<string, Loaded<unknown>>();
 
   constructor(db: Db) {
     this.commits = db.collection<CommitDoc>('commits');
     this.heads = db.collection<HeadDoc<unknown>>('stream_heads');
   }
 
-  /** Current state of a stream: the cached head, then every later commit. */
+  /**
+   * Current state of a stream: from this process's cache or the stored head,
+   * then every later commit. Commits are immutable and contiguous, so probing
+   * past any earlier state finds whatever other writers added.
+   */
   async load<S>(streamId: string, initial: () => S, evolve: (s: S, e: DomainEvent) => S): Promise<Loaded<S>> {
-    const head = (await this.heads.findOne({ _id: streamId })) as HeadDoc<S> | null;
+    const head = (this.cache.get(streamId) ?? (await this.heads.findOne({ _id: streamId }))) as HeadDoc<S> | Loaded<S> | null | undefined;
     let version = head?.version ?? 0;
     let state = head ? head.state : initial();
     for (;;) {
       const commit = await this.commits.findOne({ _id: commitId(streamId, version + 1) });
-      if (!commit) return { version, state };
+      if (!commit) {
+        this.remember(streamId, { version, state });
+        return { version, state };
+      }
       for (const e of commitEvents(commit)) state = evolve(state, e.payload);
       version = commit.last_version;
     }
@@ -83,12 +94,20 @@ export class EventStore {
     // one (a racing writer) costs extra probes on the next load, never data.
     // Short streams (an order's life) are cheaper to probe than to cache, so
     // the head is written once a stream has grown past HEAD_EVERY versions.
+    this.remember(streamId, { version: doc.last_version, state: stateAfter });
     if (crossed(expectedVersion, doc.last_version)) {
       await this.heads
         .replaceOne({ _id: streamId }, { version: doc.last_version, state: stateAfter }, { upsert: true })
         .catch(() => undefined);
     }
     return envelopes;
+  }
+
+  private remember(streamId: string, loaded: Loaded<unknown>): void {
+    // Map order is insertion order: re-inserting marks a stream as recent.
+    this.cache.delete(streamId);
+    this.cache.set(streamId, loaded);
+    if (this.cache.size > CACHED_STREAMS) this.cache.delete(this.cache.keys().next().value!);
   }
 
   async getCommit(id: string): Promise<CommitDoc | null> {

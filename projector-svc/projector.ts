@@ -64,10 +64,11 @@ export class Projector {
       const digests = (await this.read.statsDigests.findOne({ _id: numericKey(shard) })) ?? emptyDigestShard(shard);
       const next = withOrderDigest(digests, order);
       if (next !== digests) await this.read.statsDigests.replaceOne({ _id: next._id }, next, { upsert: true });
-      // The totals follow the digests' revision; a crash between the two
-      // writes is mended by the next event (or replay) of any order here.
-      const totals = await this.read.statsTotals.findOne({ _id: next._id }, { projection: { rev: 1 } });
-      if (totals?.rev !== next.rev) await this.read.statsTotals.replaceOne({ _id: next._id }, shardTotals(next, new Date()), { upsert: true });
+      // The totals follow the digests' revision. A crash between the two
+      // writes is mended when the event comes again (a duplicate): then the
+      // totals' revision is checked against the digests'.
+      const stale = next !== digests || (await this.read.statsTotals.findOne({ _id: next._id }, { projection: { rev: 1 } }))?.rev !== next.rev;
+      if (stale) await this.read.statsTotals.replaceOne({ _id: next._id }, shardTotals(next, new Date()), { upsert: true });
     });
   }
 
