@@ -57,6 +57,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	go keepIDIndexes(ctx, dir, logger)
+
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
