@@ -1,0 +1,1 @@
+export const NOOP_PATH = '/bench.v1.Noop/Call';

@@ -1,0 +1,73 @@
+// Typed, promise-returning calls on the generated ts-proto clients (the
+// clients other services import), plus a keep-alive HTTP client for the edge.
+import { Agent, request } from 'node:http';
+import * as cmd from '../../gen/ts/cqrs/v1/command_service';
+import * as qry from '../../gen/ts/cqrs/v1/query_service';
+import { call, clients } from '../../test/support/clients';
+
+export type Grpc = ReturnType<typeof typedClients>;
+
+export function typedClients(commandAddr: string, queryAddr: string) {
+  const g = clients(commandAddr, queryAddr);
+  const c = g.command;
+  const q = g.query;
+  return {
+    close: g.close,
+    createOrder: (r: cmd.CreateOrderRequest) => call<cmd.CreateOrderRequest, cmd.CreateOrderResponse>(c, c.createOrder, r),
+    processPayment: (r: cmd.ProcessPaymentRequest) => call<cmd.ProcessPaymentRequest, cmd.ProcessPaymentResponse>(c, c.processPayment, r),
+    updateInventory: (r: Partial<cmd.UpdateInventoryRequest>) =>
+      call<cmd.UpdateInventoryRequest, cmd.UpdateInventoryResponse>(c, c.updateInventory, cmd.UpdateInventoryRequest.fromPartial(r)),
+    getOrder: (orderId: string) => call<qry.GetOrderRequest, qry.GetOrderResponse>(q, q.getOrder, { orderId }),
+    listUserOrders: (userId: number, pageSize = 0) =>
+      call<qry.ListUserOrdersRequest, qry.ListUserOrdersResponse>(q, q.listUserOrders, { userId, status: 0, pageSize, pageToken: '' }),
+    getUserSummary: (userId: number) => call<qry.GetUserSummaryRequest, qry.GetUserSummaryResponse>(q, q.getUserSummary, { userId }),
+    getInventory: () => call<qry.GetInventoryRequest, qry.GetInventoryResponse>(q, q.getInventory, { lowStockOnly: false, pageSize: 0, pageToken: '' }),
+    getOrderStatistics: () => call<qry.GetOrderStatisticsRequest, qry.GetOrderStatisticsResponse>(q, q.getOrderStatistics, {}),
+  };
+}
+
+export class HttpClient {
+  private readonly agent: Agent;
+  private readonly host: string;
+  private readonly port: number;
+
+  constructor(baseUrl: string, maxSockets = 64) {
+    const u = new URL(baseUrl);
+    this.host = u.hostname;
+    this.port = Number(u.port);
+    this.agent = new Agent({ keepAlive: true, maxSockets });
+  }
+
+  /** Resolves with the body on 2xx; rejects with the status otherwise. */
+  get(path: string): Promise<string> {
+    return this.send('GET', path);
+  }
+
+  post(path: string, body: unknown): Promise<string> {
+    return this.send('POST', path, JSON.stringify(body));
+  }
+
+  private send(method: string, path: string, body?: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { host: this.host, port: this.port, path, method, agent: this.agent, headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString();
+            if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) resolve(text);
+            else reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`), { code: `http ${res.statusCode}` }));
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,194 @@
+// The system under test, started the way `npm start` and the end-to-end tests
+// start it (lib/mesh.ts): embedded store, command-svc, query-svc,
+// projector-svc and the edge on OS-picked ports, in a RabbitMQ vhost of its
+// own. The services' JSON log lines are tapped to count what was stored and
+// projected and when, at no cost to the services.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { MongoClient } from 'mongodb';
+import { startMesh, type Mesh, type ServiceName } from '../../lib/mesh';
+import { createVhost, type TestVhost } from '../../test/support/rabbit';
+
+export type ProcName = ServiceName | 'store';
+export const PROCS: ProcName[] = ['store', 'command-svc', 'projector-svc', 'query-svc', 'edge'];
+
+/** What the services' log lines tell: events stored and projected, with times. */
+export class LogTap {
+  /** performance.now() of every event the command side stored (one per event). */
+  readonly stored: number[] = [];
+  /** performance.now() of every event the projector applied. */
+  readonly projected: number[] = [];
+  /** First time an order stream's version-1 event was projected, while tracking. */
+  readonly orderProjectedAt = new Map<string, number>();
+  tracking = false;
+  errors: string[] = [];
+  warnings = 0;
+  deadLettered = 0;
+  /** Orders the order process validated or rejected. */
+  decided = 0;
+
+  line(name: string, line: string): void {
+    if (line.charCodeAt(0) !== 123 /* { */) return;
+    if (name === 'projector-svc' && line.includes('"msg":"event projected"')) {
+      const now = performance.now();
+      // An event ahead of a gap is applied with the missing ones ("filled").
+      const filled = Number(/"filled":(\d+)/.exec(line)?.[1] ?? 0);
+      for (let i = 0; i <= filled; i++) this.projected.push(now);
+      if (this.tracking) {
+        const m = /"streamId":"order-([^"]+)","version":1,/.exec(line);
+        if (m && !this.orderProjectedAt.has(m[1])) this.orderProjectedAt.set(m[1], now);
+      }
+      return;
+    }
+    if (name === 'command-svc' && line.includes('"msg":"events stored"')) {
+      const now = performance.now();
+      const n = (line.match(/"eventId"/g) ?? []).length || 1;
+      for (let i = 0; i < n; i++) this.stored.push(now);
+      if (line.includes('"type":"orderValidated"') || line.includes('"type":"orderRejected"')) this.decided++;
+      return;
+    }
+    if (line.includes('"level":50') || line.includes('"level":60')) {
+      if (this.errors.length < 50) this.errors.push(`${name}: ${line.slice(0, 400)}`);
+    } else if (line.includes('"level":40')) this.warnings++;
+    if (line.includes('dead-lettered')) this.deadLettered++;
+  }
+
+  /** How many of the (ascending) times are at or after `t`. */
+  countSince(times: number[], t: number): number {
+    let lo = 0, hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (times[mid] < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return times.length - lo;
+  }
+}
+
+export interface ProcSample {
+  t: number;
+  rssMb: number;
+  hwmMb: number;
+  cpuSec: number;
+}
+
+/** /proc figures of one pid: VmRSS, VmHWM (peak RSS) and CPU seconds used. */
+export function readProc(pid: number): { rssMb: number; hwmMb: number; cpuSec: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 (1-based) of stat; the slice starts at field 3.
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024, cpuSec: ticks / 100 };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface BenchMesh {
+  mesh: Mesh;
+  vhost: TestVhost;
+  tap: LogTap;
+  mongo: MongoClient;
+  /** Peak VmHWM per process over every instance seen (restarts included). */
+  peaks: Map<ProcName, { hwmMb: number; phase: string }>;
+  samples: Map<ProcName, ProcSample[]>;
+  phase: string;
+  pid(name: ProcName): number | undefined;
+  /** CPU seconds per process, now (summed over restarted instances). */
+  cpu(): Record<string, number>;
+  sample(): void;
+  stop(): Promise<void>;
+}
+
+export async function startBenchMesh(opts: { env?: Partial<Record<ServiceName, NodeJS.ProcessEnv>>; logLevel?: string } = {}): Promise<BenchMesh> {
+  const vhost = createVhost('cqrs-bench');
+  const dataDir = mkdtempSync(join(tmpdir(), 'cqrs-bench-store-'));
+  const tap = new LogTap();
+  const recent: string[] = [];
+  let mesh: Mesh;
+  try {
+    mesh = await startMesh({
+      amqpUrl: vhost.url,
+      dataDir,
+      ports: { edge: 0, command: 0, query: 0, store: 0 },
+      logLevel: opts.logLevel ?? 'info',
+      env: opts.env,
+      onLine: (name, line) => {
+        tap.line(name, line);
+        recent.push(`${name}: ${line}`);
+        if (recent.length > 400) recent.splice(0, 200);
+      },
+    });
+  } catch (err) {
+    vhost.remove();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw new Error(`the mesh did not start: ${(err as Error).message}\n${recent.slice(-30).join('\n')}`);
+  }
+  const mongo = await new MongoClient(mesh.urls.mongo, { retryWrites: false, maxPoolSize: 32 }).connect();
+  const peaks = new Map<ProcName, { hwmMb: number; phase: string }>();
+  const samples = new Map<ProcName, ProcSample[]>();
+  const cpuDone = new Map<ProcName, number>(); // CPU of instances that exited
+  const lastCpu = new Map<string, number>(); // `${name}:${pid}` → last seen cpu
+  const t0 = performance.now();
+  const bm: BenchMesh = {
+    mesh,
+    vhost,
+    tap,
+    mongo,
+    peaks,
+    samples,
+    phase: 'start',
+    pid: (name) => mesh.children.get(name)?.proc.pid,
+    cpu() {
+      bm.sample();
+      const out: Record<string, number> = {};
+      for (const name of PROCS) {
+        const pid = bm.pid(name);
+        out[name] = (cpuDone.get(name) ?? 0) + (pid ? (lastCpu.get(`${name}:${pid}`) ?? 0) : 0);
+      }
+      out.bench = process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6;
+      return out;
+    },
+    sample() {
+      for (const name of PROCS) {
+        const pid = bm.pid(name);
+        if (!pid) continue;
+        const p = readProc(pid);
+        if (!p) continue;
+        // A new pid for a name: bank the old instance's CPU.
+        for (const key of [...lastCpu.keys()]) {
+          if (key.startsWith(`${name}:`) && key !== `${name}:${pid}`) {
+            cpuDone.set(name, (cpuDone.get(name) ?? 0) + lastCpu.get(key)!);
+            lastCpu.delete(key);
+          }
+        }
+        lastCpu.set(`${name}:${pid}`, p.cpuSec);
+        const peak = peaks.get(name);
+        if (!peak || p.hwmMb > peak.hwmMb) peaks.set(name, { hwmMb: p.hwmMb, phase: bm.phase });
+        const list = samples.get(name) ?? samples.set(name, []).get(name)!;
+        list.push({ t: (performance.now() - t0) / 1000, ...p });
+      }
+    },
+    async stop() {
+      clearInterval(timer);
+      bm.sample();
+      await mongo.close().catch(() => undefined);
+      await mesh.stop();
+      try {
+        vhost.remove();
+      } catch {
+        /* the vhost may already be gone */
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  const timer = setInterval(() => bm.sample(), 1_000);
+  timer.unref();
+  bm.sample();
+  return bm;
+}

@@ -1,0 +1,117 @@
+// The targets, judged from the figures (reported pass/fail, never asserted).
+import type { Profile } from './config';
+import type { Figures, Target } from './figures';
+
+const f1 = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
+const QUERY_KEYS: Array<[string, string]> = [
+  ['get_order', 'GetOrder'],
+  ['list_user_orders', 'ListUserOrders'],
+  ['get_user_summary', 'GetUserSummary'],
+  ['get_inventory', 'GetInventory'],
+  ['get_order_statistics', 'GetOrderStatistics'],
+];
+
+export function judgeTargets(figs: Figures, p: Profile): Target[] {
+  const m = (n: string) => figs.median(n);
+  const out: Target[] = [];
+
+  // 1. End-to-end sustained throughput vs the slowest raw component on the path.
+  {
+    const cmax = Math.max(...p.concurrencies);
+    const parts: Array<[string, number]> = [
+      [`grpc-js no-op unary c=${cmax}`, m(`baselines.grpc_noop.create_order_sizes.c${cmax}.throughput`)],
+      ['amqplib publish+confirm (window 64)', m('baselines.amqp.publish_confirm.w64.throughput')],
+      ['amqplib consume+ack (prefetch 64)', m('baselines.amqp.consume_ack.p64.throughput')],
+      ['store single-document upsert (best of 1 and 16 concurrent)', Math.max(m('baselines.store.upsert_single.throughput'), m('baselines.store.upsert_c16.throughput') || 0)],
+    ];
+    const known = parts.filter(([, v]) => Number.isFinite(v) && v > 0);
+    const e2e = m('projection.e2e_sustained_throughput');
+    const slowest = known.length ? known.reduce((a, b) => (b[1] < a[1] ? b : a)) : undefined;
+    out.push({
+      id: 'e2e-throughput',
+      title: 'End-to-end sustained command→projection throughput ≥ 50% of the slowest raw component on the path',
+      pass: slowest && Number.isFinite(e2e) ? e2e >= 0.5 * slowest[1] : null,
+      measured: `${f1(e2e)} orders/s = ${slowest ? f1((100 * e2e) / slowest[1]) : 'n/a'}% of ${slowest ? `${slowest[0]} (${f1(slowest[1])}/s)` : 'n/a'}`,
+      threshold: '≥ 50%',
+      detail: `components: ${known.map(([n, v]) => `${n} ${f1(v)}/s`).join('; ')}`,
+    });
+  }
+
+  // 2. Lag at 80% of max: p99 bound and no upward trend.
+  {
+    const lag99 = m('projection.r80.lag_p99');
+    const lag50 = m('projection.r80.lag_p50');
+    const broker99 = m('baselines.amqp.broker_latency.p99');
+    const store99 = m('baselines.store.upsert_single.p99');
+    const bound = 10 * (broker99 + store99);
+    const slope = m('projection.r80.lag_trend'); // ms per minute
+    const rise = (slope * p.holdMs) / 60_000;
+    const allowed = Math.max(0.25 * lag50, 10);
+    const flat = Number.isFinite(rise) ? rise <= allowed : undefined;
+    const within = Number.isFinite(lag99) && Number.isFinite(bound) ? lag99 <= bound : undefined;
+    out.push({
+      id: 'lag-p99',
+      title: 'p99 projection lag at 80% of max throughput ≤ 10× (broker consume p99 + store write p99), with no upward trend',
+      pass: within === undefined || flat === undefined ? null : within && flat,
+      measured: `p99 ${f1(lag99)} ms vs bound ${f1(bound)} ms (10 × (${f1(broker99, 2)} + ${f1(store99, 2)})); trend ${f1(slope)} ms/min = ${f1(rise)} ms over the ${Math.round(p.holdMs / 1000)} s hold`,
+      threshold: `p99 ≤ ${f1(bound)} ms and rise over the hold ≤ max(25% of p50, 10 ms) = ${f1(allowed)} ms`,
+      detail: `p99 within bound: ${within}; flat: ${flat}`,
+    });
+  }
+
+  // 3. Projector batching and keep-up.
+  {
+    const batched = m('projection.drain.prefetch64.events_per_s');
+    const one = m('projection.drain.prefetch1.events_per_s');
+    const keep = m('projection.saturation.keep_up');
+    const ratio = batched / one;
+    const okBatch = Number.isFinite(ratio) ? ratio >= 10 : undefined;
+    const okKeep = Number.isFinite(keep) ? keep >= 0.9 : undefined;
+    out.push({
+      id: 'projector-batching',
+      title: 'Projector batched writes ≥ 10× its one-at-a-time rate',
+      pass: okBatch ?? null,
+      measured: `${f1(batched)} events/s on a backlog (prefetch 64) vs ${f1(one)} events/s one at a time = ${f1(ratio, 2)}×`,
+      threshold: '≥ 10×',
+    });
+    out.push({
+      id: 'projector-keep-up',
+      title: 'Projector keeps up with ≥ 90% of the publish rate at saturation',
+      pass: okKeep ?? null,
+      measured: `${f1(100 * keep)}% (${f1(m('projection.saturation.applied_events_per_s'))} applied vs ${f1(m('projection.saturation.published_events_per_s'))} published events/s)`,
+      threshold: '≥ 90%',
+    });
+  }
+
+  // 4. Edge overhead.
+  {
+    const rows = QUERY_KEYS.map(([k, n]) => {
+      const ratio = m(`queries.edge.${k}.throughput`) / m(`queries.grpc.${k}.throughput`);
+      const over = m(`queries.edge_overhead.${k}.p50`);
+      return { n, ratio, over, ok: Number.isFinite(ratio) && Number.isFinite(over) ? ratio >= 0.6 && over <= 3 : undefined };
+    });
+    const measured = rows.filter((r) => r.ok !== undefined);
+    out.push({
+      id: 'edge-overhead',
+      title: 'Edge (REST) throughput ≥ 60% of direct gRPC, p50 overhead ≤ 3 ms',
+      pass: measured.length ? measured.every((r) => r.ok) : null,
+      measured: measured.map((r) => `${r.n} ${f1(100 * r.ratio)}% / +${f1(r.over, 2)} ms`).join('; '),
+      threshold: 'every query: ≥ 60% and ≤ 3 ms',
+    });
+  }
+
+  // 5. Growth.
+  {
+    const [small, large] = p.growthSizes;
+    const rows = QUERY_KEYS.map(([k, n]) => ({ n, ratio: m(`growth.${k}.n${large}.p99`) / m(`growth.${k}.n${small}.p99`) }));
+    const measured = rows.filter((r) => Number.isFinite(r.ratio));
+    out.push({
+      id: 'growth',
+      title: `Query p99 at ${large} orders ≤ 1.2× the p99 at ${small}`,
+      pass: measured.length ? measured.every((r) => r.ratio <= 1.2) : null,
+      measured: measured.map((r) => `${r.n} ${f1(r.ratio, 2)}×`).join('; '),
+      threshold: 'every query ≤ 1.2×',
+    });
+  }
+  return out;
+}

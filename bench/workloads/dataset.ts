@@ -1,0 +1,162 @@
+// (4) The read store at a given size: orders shaped exactly like
+// projector-svc writes them, made by folding realistic event sequences
+// through the projector's own folds (projectOrder, withOrder,
+// withOrderDigest/shardTotals), with the matching user summaries and order
+// statistics shards, bulk-inserted. Seeded users have ids of their own
+// so they never collide with the users the command workloads create.
+import { randomUUID } from 'node:crypto';
+import type { Collection } from 'mongodb';
+import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
+import { event, type DomainEvent } from '../../domain/events';
+import { READ_DB } from '../../lib/mongo';
+import { emptyOrder, projectOrder, type OrderDoc } from '../../projector-svc/order-projection';
+import { emptyDigestShard, shardTotals, statShard, STAT_SHARDS, withOrderDigest, type StatsDigestShard } from '../../projector-svc/statistics-projection';
+import { emptySummary, withOrder, type UserSummaryDoc } from '../../projector-svc/user-summary-projection';
+import { ReadStore } from '../../lib/read-store';
+import type { Ctx } from '../context';
+export type { OrderDoc };
+
+export const SEEDED_USERS_FROM = 1_000_000;
+const DAY = 86_400_000;
+const BATCH = 1_000;
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One order's life, by a status mix of a running shop. */
+export function seededOrder(ctx: Ctx, i: number, userId: number, now: number): OrderDoc {
+  const r = rng(i + 1);
+  const orderId = randomUUID();
+  const createdAt = now - Math.floor(r() * 30 * DAY);
+  const nLines = 1 + Math.floor(r() * 3);
+  const products = new Set<number>();
+  while (products.size < nLines) products.add(Math.floor(r() * ctx.catalog.length));
+  const lines = [...products].map((k) => ({ product: ctx.catalog[k], quantity: 1 + Math.floor(r() * 3) }));
+  const totalCents = lines.reduce((s, l) => s + l.product.priceCents * l.quantity, 0);
+  const paymentId = randomUUID();
+  const events: DomainEvent[] = [
+    event('orderInitiated', { orderId, userId, userEmail: `user${userId}@example.com`, lines: lines.map((l) => ({ productId: l.product.productId, quantity: l.quantity })) }),
+  ];
+  const kind = i % 20; // 5% pending, 5% rejected, 10% validated, 5% cancelled, 40% paid, 20% shipped, 15% completed
+  if (kind === 1) events.push(event('orderRejected', { orderId, reason: 'insufficient stock for product' }));
+  else if (kind !== 0) {
+    events.push(event('orderValidated', { orderId, lines: lines.map((l) => ({ productId: l.product.productId, productName: l.product.name, quantity: l.quantity, unitPriceCents: l.product.priceCents })), totalCents }));
+    if (kind === 4) events.push(event('orderCancelled', { orderId, reason: 'customer changed their mind' }));
+    else if (kind >= 5) {
+      events.push(event('paymentProcessed', { orderId, paymentId, amountCents: totalCents, method: PaymentMethod.CREDIT_CARD }));
+      events.push(event('orderPaid', { orderId, paymentId, amountCents: totalCents }));
+      if (kind >= 13) events.push(event('orderShipped', { orderId, trackingNumber: `TRK${i}` }));
+      if (kind >= 17) events.push(event('orderCompleted', { orderId }));
+    }
+  }
+  let doc = emptyOrder(orderId, new Date(createdAt));
+  events.forEach((payload, k) => {
+    doc = projectOrder(doc, { version: k + 1, occurredAt: new Date(createdAt + k * 7 * 60_000), payload });
+  });
+  return doc;
+}
+
+/** Replaces a collection's documents: bulk delete and insert; any _id that came back meanwhile is upserted. */
+async function replaceAll(col: Collection<{ _id: unknown }>, docs: Array<{ _id: unknown }>): Promise<void> {
+  await col.deleteMany({});
+  try {
+    await col.insertMany(docs, { ordered: false });
+  } catch (err) {
+    const failed = new Set<number>(((err as { writeErrors?: Array<{ index: number }> }).writeErrors ?? []).map((w) => w.index));
+    if (!failed.size) throw err;
+    for (const i of failed) await col.replaceOne({ _id: docs[i]._id as never }, docs[i], { upsert: true });
+  }
+}
+
+async function readStore(ctx: Ctx): Promise<ReadStore> {
+  return ReadStore.open(ctx.bm.mongo.db(READ_DB));
+}
+
+export async function orderCount(ctx: Ctx): Promise<number> {
+  return (await readStore(ctx)).orders.estimatedDocumentCount();
+}
+
+/** Tops the read store up to `n` orders (no-op when it holds that many). */
+export async function ensureOrders(ctx: Ctx, n: number): Promise<{ inserted: number; ms: number }> {
+  const t0 = Date.now();
+  const read = await readStore(ctx);
+  const orders = read.orders;
+  const summaries = read.userSummaries;
+  const d = ctx.dataset;
+  let missing = n - (await orderCount(ctx));
+  if (missing <= 0) {
+    await sampleExisting(ctx, read);
+    return { inserted: 0, ms: 0 };
+  }
+  // The statistics shards as the projector keeps them: every seeded order's digest folded in.
+  // Keyed by the shard document's _id, whatever type the projector gives it.
+  const shardId = (k: number) => String(emptyDigestShard(k)._id);
+  const shards = new Map<string, StatsDigestShard>();
+  for (const sh of await read.statsDigests.find({}).toArray()) shards.set(String(sh._id), sh);
+  for (let k = 0; k < STAT_SHARDS; k++) if (!shards.has(shardId(k))) shards.set(shardId(k), emptyDigestShard(k));
+  let inserted = 0;
+  const per = ctx.p.ordersPerUser;
+  const now = Date.now();
+  let summary: UserSummaryDoc | undefined;
+  while (missing > 0) {
+    const size = Math.min(BATCH, missing);
+    ctx.progress.step(`dataset: seeding the read store towards ${n} orders (${inserted + size} of ${inserted + missing} inserted)`);
+    const docs: OrderDoc[] = [];
+    const users: UserSummaryDoc[] = [];
+    for (let k = 0; k < size; k++) {
+      const i = d.nextSeed++;
+      const userId = SEEDED_USERS_FROM + Math.floor(i / per);
+      const doc = seededOrder(ctx, i, userId, now);
+      docs.push(doc);
+      summary = withOrder(summary && summary.user_id === userId ? summary : emptySummary(userId), doc);
+      if (i % per === per - 1) {
+        users.push(summary);
+        d.userIds.push(userId);
+        summary = undefined;
+      }
+      const shard = shardId(statShard(doc.order_id));
+      shards.set(shard, withOrderDigest(shards.get(shard)!, doc));
+      if (d.sampleOrderIds.length < 5_000) d.sampleOrderIds.push(doc._id);
+      else if (Math.random() < 0.1) d.sampleOrderIds[Math.floor(Math.random() * d.sampleOrderIds.length)] = doc._id;
+    }
+    if (missing - size <= 0 && summary) {
+      // Users never span two top-ups: the next seed starts a new user.
+      users.push(summary);
+      d.userIds.push(summary.user_id);
+      summary = undefined;
+      d.nextSeed = Math.ceil(d.nextSeed / per) * per;
+    }
+    await orders.insertMany(docs, { ordered: false });
+    if (users.length) await summaries.insertMany(users, { ordered: false });
+    inserted += size;
+    missing -= size;
+  }
+  // Shards are few and large: replace them wholesale (bulk insert), then their totals.
+  ctx.progress.step(`dataset: writing ${STAT_SHARDS} order-statistics shards for ${n} orders`);
+  const all = [...shards.values()];
+  await replaceAll(read.statsDigests as unknown as Collection<{ _id: unknown }>, all);
+  const at = new Date();
+  await replaceAll(read.statsTotals as unknown as Collection<{ _id: unknown }>, all.map((sh) => shardTotals(sh, at)));
+  d.orders = await orderCount(ctx);
+  await sampleExisting(ctx, read);
+  return { inserted, ms: Date.now() - t0 };
+}
+
+/** When nothing was seeded (the store was already big enough), queries pick from what is there. */
+async function sampleExisting(ctx: Ctx, read: ReadStore): Promise<void> {
+  const d = ctx.dataset;
+  d.orders = await orderCount(ctx);
+  if (d.sampleOrderIds.length && d.userIds.length) return;
+  const some = await read.orders.find({}, { projection: { _id: 1, user_id: 1 } }).limit(2_000).toArray();
+  d.sampleOrderIds.push(...some.map((o) => o._id));
+  d.userIds.push(...new Set(some.map((o) => o.user_id)));
+}
