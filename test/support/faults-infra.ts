@@ -100,8 +100,15 @@ export async function startFaultMesh(o: FaultMeshOptions = {}): Promise<FaultMes
       env: o.env,
     });
     let down = false;
+    for (const c of mesh.children.values()) track(c.proc);
+    const start: Mesh['start'] = async (name, env) => {
+      const c = await mesh.start(name, env);
+      track(c.proc);
+      return c;
+    };
     return {
       ...mesh,
+      start,
       vhost,
       dataDir,
       logs,
@@ -114,6 +121,12 @@ export async function startFaultMesh(o: FaultMeshOptions = {}): Promise<FaultMes
         if (down) return;
         down = true;
         try {
+          // All at once, and SIGKILL after 5 s: a service stuck on a dead
+          // dependency must not hold the next test up (or outlive the run).
+          const services = [...mesh.children].filter(([n]) => n !== 'store').map(([, c]) => c);
+          await Promise.all(services.map((c) => stopChild(c, 5_000)));
+          const store = mesh.children.get('store');
+          if (store) await stopChild(store, 5_000);
           await mesh.stop();
         } finally {
           cleanup();
@@ -139,6 +152,23 @@ export async function keepLogsOnFailure<T>(mesh: FaultMesh, body: () => Promise<
   }
 }
 
+/** Every process the fault suites start, so none outlives the run (see Cleanup.run). */
+const spawned = new Set<{ pid?: number; exitCode: number | null; signalCode: NodeJS.Signals | null; kill(sig?: NodeJS.Signals): boolean }>();
+export function track(proc: { pid?: number; exitCode: number | null; signalCode: NodeJS.Signals | null; kill(sig?: NodeJS.Signals): boolean }): void {
+  spawned.add(proc);
+}
+function killLeftovers(): string[] {
+  const left: string[] = [];
+  for (const p of spawned) {
+    if (p.exitCode === null && p.signalCode === null) {
+      left.push(String(p.pid));
+      p.kill('SIGKILL');
+    }
+  }
+  spawned.clear();
+  return left;
+}
+
 /** Spawns the embedded store on a given port and data folder (for restarts, or a store the mesh does not own). */
 export async function spawnStore(port: number, dataDir: string, onLine?: (name: string, line: string) => void): Promise<{ child: Child; url: string }> {
   const child = spawnChild({
@@ -149,6 +179,7 @@ export async function spawnStore(port: number, dataDir: string, onLine?: (name: 
     onLine,
     timeoutMs: 30_000,
   });
+  track(child.proc);
   const line = await child.ready;
   return { child, url: line.slice('ready '.length).trim() };
 }
@@ -330,6 +361,7 @@ export class Toxiproxy {
     }
     const port = await safePort();
     const child = spawnChild({ name: 'toxiproxy', command: bin, args: ['-host', '127.0.0.1', '-port', String(port)], ready: /API HTTP server starting|Starting Toxiproxy HTTP server|"port"/, timeoutMs: 15_000 });
+    track(child.proc);
     const t = new Toxiproxy(`http://127.0.0.1:${port}`, child);
     // The ready line differs between versions: the API answering is what counts.
     const deadline = Date.now() + 15_000;
@@ -563,6 +595,8 @@ export class Cleanup {
       }
     }
     this.steps.length = 0;
+    const left = killLeftovers();
+    if (left.length) errors.push(`killed processes still running after cleanup: ${left.join(', ')}`);
     if (errors.length) throw new Error(`cleanup failed:\n${errors.join('\n')}`);
   }
 }
