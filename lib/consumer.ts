@@ -15,6 +15,11 @@ import { ConcurrencyError } from '../domain/errors';
 export const DEAD_LETTER_EXCHANGE = 'cqrs.dead-letter';
 export const deadLetterQueue = (queue: string) => `${queue}.dead-letter`;
 
+/** An event no retry can help (a stream kind nobody projects): parked at once. */
+export class UnprocessableEvent extends Error {
+  override name = 'UnprocessableEvent';
+}
+
 export type Envelope = EventEnvelope & { payload: DomainEvent };
 
 export interface ConsumerOptions {
@@ -64,8 +69,23 @@ export class EventConsumer {
   }
 
   private track(p: Promise<void>): void {
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+    const tracked = p.catch((err: Error) => this.log.error({ err: err.message }, 'delivery failed; the broker will redeliver it'));
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+  }
+
+  /**
+   * Acks, nacks and parks on a channel that has closed (broker restart) throw;
+   * the broker already returned those deliveries to the queue, so there is
+   * nothing left to settle and the event will come again on the new channel.
+   */
+  private settle(ch: Channel, msg: ConsumeMessage, how: 'ack' | 'requeue'): void {
+    try {
+      if (how === 'ack') ch.ack(msg);
+      else ch.nack(msg, false, true);
+    } catch (err) {
+      this.log.warn({ deliveryTag: msg.fields.deliveryTag, err: (err as Error).message }, 'channel closed before settling; the broker redelivers');
+    }
   }
 
   private async deliver(ch: Channel, msg: ConsumeMessage): Promise<void> {
@@ -75,17 +95,18 @@ export class EventConsumer {
     } catch (err) {
       return this.park(ch, msg, `undecodable event: ${(err as Error).message}`);
     }
+    let failure: Error | undefined;
     try {
       await this.handleUntilStoreAnswers(envelope);
-      ch.ack(msg);
     } catch (err) {
-      const attempts = Number(msg.properties.headers?.['x-delivery-count'] ?? 0) + 1;
-      const reason = (err as Error).message;
-      if (attempts >= this.opts.maxAttempts) return this.park(ch, msg, reason, envelope);
-      this.log.warn({ eventId: envelope.eventId, streamId: envelope.streamId, attempts, err: reason }, 'event failed; will retry');
-      await sleep(Math.min(100 * 2 ** attempts, 2_000));
-      ch.nack(msg, false, true);
+      failure = err as Error;
     }
+    if (!failure) return this.settle(ch, msg, 'ack');
+    const attempts = Number(msg.properties.headers?.['x-delivery-count'] ?? 0) + 1;
+    if (attempts >= this.opts.maxAttempts || failure instanceof UnprocessableEvent) return this.park(ch, msg, failure.message, envelope);
+    this.log.warn({ eventId: envelope.eventId, streamId: envelope.streamId, attempts, err: failure.message }, 'event failed; will retry');
+    await sleep(Math.min(100 * 2 ** attempts, 2_000));
+    this.settle(ch, msg, 'requeue');
   }
 
   /**
@@ -107,8 +128,13 @@ export class EventConsumer {
 
   private park(ch: Channel, msg: ConsumeMessage, reason: string, e?: Envelope): void {
     const headers = { ...msg.properties.headers, 'x-failure-reason': reason, 'x-failed-queue': this.opts.queue, 'x-failed-at': new Date().toISOString() };
-    ch.publish(DEAD_LETTER_EXCHANGE, this.opts.queue, msg.content, { ...msg.properties, headers, persistent: true });
-    ch.ack(msg);
+    try {
+      ch.publish(DEAD_LETTER_EXCHANGE, this.opts.queue, msg.content, { ...msg.properties, headers, persistent: true });
+    } catch (err) {
+      // Not parked, not acked: it comes back and fails again, or the broker's delivery limit parks it.
+      return this.log.warn({ eventId: e?.eventId, err: (err as Error).message }, 'could not park the event; the broker redelivers');
+    }
+    this.settle(ch, msg, 'ack');
     this.log.error({ eventId: e?.eventId ?? msg.properties.messageId, streamId: e?.streamId, reason }, 'event dead-lettered');
   }
 }
