@@ -5,7 +5,7 @@
 // events from the write store first. Events of one stream are applied one at
 // a time; the queue's single active consumer keeps other instances out.
 import { readStream, type EventStore } from '../lib/event-store';
-import type { Envelope } from '../lib/consumer';
+import { UnprocessableEvent, type Envelope } from '../lib/consumer';
 import type { Logger } from '../lib/logger';
 import { numericKey, type ReadStore } from '../lib/read-store';
 import { emptyInventory, projectInventory, type InventoryDoc } from './inventory-projection';
@@ -31,7 +31,7 @@ export class Projector {
     return this.locks.run(e.streamId, async () => {
       if (e.streamId.startsWith('order-')) await this.onOrder(e);
       else if (e.streamId.startsWith('product-')) await this.onProduct(e);
-      else this.log.warn({ eventId: e.eventId, streamId: e.streamId }, 'event of unknown stream ignored');
+      else throw new UnprocessableEvent(`no projection for stream ${e.streamId}`);
     });
   }
 
