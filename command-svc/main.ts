@@ -27,7 +27,7 @@ runService('command-svc', async (log) => {
     FAULT_EXIT_AFTER_STORE: int(0),
   });
 
-  const mongo = await connectMongo(config.MONGO_URL);
+  const mongo = await connectMongo(config.MONGO_URL, log);
   const db = mongo.db(WRITE_DB);
   const amqp = new AmqpConnection(config.AMQP_URL, log);
   await amqp.connect().catch((err) => {

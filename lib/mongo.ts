@@ -1,4 +1,6 @@
 import { MongoClient, type Db } from 'mongodb';
+import { createConnection } from 'node:net';
+import type { Logger } from './logger';
 
 export const WRITE_DB = 'cqrs_write';
 export const READ_DB = 'cqrs_read';
@@ -6,9 +8,10 @@ export const READ_DB = 'cqrs_read';
 /**
  * Connects with bounded waits so a missing store fails start-up quickly and
  * a store that goes away makes operations fail (and callers retry) rather
- * than hang.
+ * than hang. A watchdog brings the client back if it stays stuck after the
+ * store returned.
  */
-export async function connectMongo(url: string): Promise<MongoClient> {
+export async function connectMongo(url: string, log?: Logger): Promise<MongoClient> {
   const client = new MongoClient(url, {
     serverSelectionTimeoutMS: 5_000,
     connectTimeoutMS: 5_000,
@@ -17,7 +20,72 @@ export async function connectMongo(url: string): Promise<MongoClient> {
     retryWrites: false, // FerretDB v1 has no retryable writes; our writes are idempotent by _id instead
   });
   await client.connect();
+  watchClient(client, log);
   return client;
+}
+
+const STUCK_AFTER_MS = 12_000;
+
+/**
+ * The driver can stay failed after a graceful store restart: its monitor's
+ * heartbeat never settles, so the server is never marked usable again and
+ * every operation fails on a closed connection while the store itself
+ * accepts connections. When that lasts, close the client hard and connect
+ * again; Db and Collection handles stay valid across it.
+ */
+function watchClient(client: MongoClient, log?: Logger): void {
+  const [host, port] = storeAddress(client);
+  let heartbeatSince: number | undefined;
+  let failingSince: number | undefined;
+  let resetting = false;
+  let closed = false;
+  client.on('serverHeartbeatStarted', () => (heartbeatSince ??= Date.now()));
+  const settled = () => (heartbeatSince = undefined);
+  client.on('serverHeartbeatSucceeded', settled);
+  client.on('serverHeartbeatFailed', settled);
+  const timer = setInterval(async () => {
+    if (resetting || closed) return;
+    const healthy = await pingMongo(client.db('admin')).catch(() => false);
+    failingSince = healthy ? undefined : (failingSince ?? Date.now());
+    const now = Date.now();
+    const heartbeatStuck = heartbeatSince !== undefined && now - heartbeatSince > STUCK_AFTER_MS;
+    const failingLong = failingSince !== undefined && now - failingSince > STUCK_AFTER_MS;
+    if (healthy || !(heartbeatStuck || failingLong) || !(await accepts(host, port))) return;
+    resetting = true;
+    log?.warn({ heartbeatStuck, failingMs: failingSince && now - failingSince }, 'store answers but the client does not recover; reconnecting it');
+    try {
+      await client.close(true);
+      await client.connect();
+      log?.info('store client reconnected');
+    } catch (err) {
+      log?.warn({ err: (err as Error).message }, 'store client reconnect failed; will try again');
+    } finally {
+      heartbeatSince = failingSince = undefined;
+      resetting = false;
+    }
+  }, 2_000);
+  timer.unref();
+  client.on('topologyClosed', () => {
+    if (resetting) return;
+    closed = true;
+    clearInterval(timer);
+  });
+}
+
+function storeAddress(client: MongoClient): [string, number] {
+  const [first] = client.options.hosts;
+  return [first?.host ?? '127.0.0.1', first?.port ?? 27017];
+}
+
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port, timeout: 1_000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true)).once('error', () => done(false)).once('timeout', () => done(false));
+  });
 }
 
 /** Throws with the store's own words when it does not answer. */
@@ -31,5 +99,7 @@ export const isDuplicateKey = (err: unknown) => (err as { code?: number })?.code
 /** Errors that say the store (or the network to it) is down, not that the request is bad. */
 export function isTransient(err: unknown): boolean {
   const name = (err as Error)?.name ?? '';
-  return /^Mongo(Network|ServerSelection|NotConnected|TopologyClosed|PoolCleared)|PoolClearedError|UnavailableError/.test(name);
+  if (/^Mongo(Network|ServerSelection|NotConnected|TopologyClosed|PoolCleared)|PoolClearedError|UnavailableError/.test(name)) return true;
+  const code = (err as { code?: string })?.code;
+  return code === 'EPIPE' || code === 'ECONNRESET' || code === 'ECONNREFUSED';
 }

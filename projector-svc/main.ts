@@ -13,7 +13,7 @@ const PROJECTOR_QUEUE = 'projector-svc.read-models';
 runService('projector-svc', async (log) => {
   const config = readConfig({ ...common, CONSUMER_PREFETCH: int(64, 1), MAX_ATTEMPTS: int(5, 1) });
 
-  const mongo = await connectMongo(config.MONGO_URL);
+  const mongo = await connectMongo(config.MONGO_URL, log);
   const read = await ReadStore.open(mongo.db(READ_DB), true);
   await read.ensureIndexes();
   const projector = new Projector(read, new EventStore(mongo.db(WRITE_DB)), log);

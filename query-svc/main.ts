@@ -15,7 +15,7 @@ runService('query-svc', async (log) => {
   const { AMQP_URL: _unused, ...settings } = common;
   const config = readConfig({ ...settings, QUERY_GRPC_PORT: port(8011) });
 
-  const mongo = await connectMongo(config.MONGO_URL);
+  const mongo = await connectMongo(config.MONGO_URL, log);
   const read = await ReadStore.open(mongo.db(READ_DB), true);
   await read.ensureIndexes();
 
