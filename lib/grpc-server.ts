@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import {
   Server,
+  status,
   ServerCredentials,
   type handleUnaryCall,
   type ServiceDefinition,
@@ -13,7 +14,7 @@ import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/pr
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import { toGrpcError, isInternal } from './grpc-errors';
+import { grpcError, toGrpcError, isInternal } from './grpc-errors';
 import type { Logger } from './logger';
 import { descriptorPath } from './paths';
 
@@ -32,7 +33,7 @@ export interface StartedServer {
 
 export async function startGrpcServer(host: string, port: number, services: GrpcService[]): Promise<StartedServer> {
   const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
-  for (const s of services) server.addService(s.definition, s.implementation);
+  for (const s of services) server.addService(tolerantDecoding(s.definition), s.implementation);
   const health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(services.map((s) => [s.name, 'NOT_SERVING'])) });
   health.addToServer(server);
   const names = [...services.map((s) => s.name), 'grpc.health.v1.Health'];
@@ -63,6 +64,34 @@ function descriptorFiles(): PackageDefinition {
   return { files: { format: 'Protocol Buffer 3 DescriptorProto', type: {}, fileDescriptorProtos } } as unknown as PackageDefinition;
 }
 
+/** What a method receives instead of a message when the request bytes do not decode. */
+class Undecodable {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * grpc-js answers bytes its deserializer cannot read with INTERNAL, which
+ * says "our fault"; they are the caller's. Decode failures become a marker
+ * that unary() answers with INVALID_ARGUMENT.
+ */
+function tolerantDecoding(definition: ServiceDefinition): ServiceDefinition {
+  return Object.fromEntries(
+    Object.entries(definition).map(([name, method]) => [
+      name,
+      {
+        ...method,
+        requestDeserialize: (bytes: Buffer) => {
+          try {
+            return method.requestDeserialize(bytes);
+          } catch (err) {
+            return new Undecodable((err as Error).message);
+          }
+        },
+      },
+    ]),
+  );
+}
+
 /** Sets every listed service (and the server as a whole, "") to one status. */
 export function setServing(health: HealthImplementation, names: string[], serving: boolean): void {
   for (const n of ['', ...names]) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
@@ -74,6 +103,11 @@ export function setServing(health: HealthImplementation, names: string[], servin
  */
 export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, md: Record<string, string>) => Promise<Res>): handleUnaryCall<Req, Res> {
   return (call, callback) => {
+    if ((call.request as unknown) instanceof Undecodable) {
+      const reason = (call.request as unknown as Undecodable).reason;
+      log.info({ method, reason }, 'call refused: undecodable request');
+      return callback(grpcError(status.INVALID_ARGUMENT, `invalid request: not a ${method} request message (${reason})`, [{ field: 'request', description: reason }]));
+    }
     const md: Record<string, string> = {};
     for (const [k, v] of Object.entries(call.metadata.getMap())) if (typeof v === 'string') md[k] = v;
     fn(call.request, md).then(
