@@ -6,6 +6,8 @@
 //    FAULT_EXIT_AFTER_STORE hook), twice: calls in flight fail
 //    (unacknowledged), the outbox relay of the restarted process publishes
 //    what was stored, and the order process still decides those orders.
+// 3. Each service gets SIGTERM once in the load: it stops taking work,
+//    finishes and acknowledges what it holds, exits 0, and is started again.
 import { MongoClient } from 'mongodb';
 import { Cleanup, CrashWatch, keepLogsOnFailure, startFaultMesh, waitFor, withTimeout } from '../support/faults-infra';
 import { expectClean, MeshApi, report, settle, sleep, Workload } from '../support/faults-workload';
@@ -100,6 +102,41 @@ test('kill -9 command-svc between store and publish: the outbox relay publishes 
     // The checker compared the read models with every commit in the write
     // store, answered or not: what the dead processes stored was published
     // and decided (by the order process).
+    expectClean(v, mesh.logs);
+  });
+}, 240_000);
+
+test('SIGTERM each service during the load: it drains, exits 0, and nothing is lost', async () => {
+  const { mesh, api, watch } = await meshWithApi();
+  await keepLogsOnFailure(mesh, async () => {
+    const w = new Workload({ orders: 140, concurrency: 10 });
+    await w.stock(api);
+
+    const load = w.run(api);
+    const stops: Array<{ service: string; atCommand: number; exit: number | null; stopMs: number }> = [];
+    const faults = (async () => {
+      for (const [at, service] of [[30, 'projector-svc'], [90, 'command-svc'], [150, 'query-svc'], [200, 'projector-svc']] as const) {
+        await w.whenCommands(at);
+        const victim = mesh.children.get(service)!;
+        watch.expectExit(victim.proc.pid);
+        mesh.note(`SIGTERM ${service} (pid ${victim.proc.pid})`);
+        const t0 = Date.now();
+        victim.proc.kill('SIGTERM');
+        const exit = await withTimeout(victim.exited, 20_000, `${service} to drain and exit`);
+        stops.push({ service, atCommand: w.done, exit, stopMs: Date.now() - t0 });
+        await mesh.start(service);
+      }
+    })();
+    await withTimeout(watch.guard(Promise.all([load, faults])), 150_000, 'the workload');
+
+    const v = await watch.guard(settle(api, w, mesh.urls.mongo, 60_000));
+    report('SIGTERM during the load', w, v, { faults: { sigterms: stops.length }, stops, logs: mesh.seen });
+    expect(stops.map((s) => [s.service, s.exit])).toEqual([
+      ['projector-svc', 0],
+      ['command-svc', 0],
+      ['query-svc', 0],
+      ['projector-svc', 0],
+    ]);
     expectClean(v, mesh.logs);
   });
 }, 240_000);
