@@ -4,6 +4,7 @@
 // no read-then-write and no multi-document transaction. Loads use only _id
 // lookups (the only filter FerretDB's SQLite backend can push down): a head
 // document caches the latest state, and commits after it are probed by _id.
+import { Lru } from './lru';
 import { Binary, type Collection, type Db } from 'mongodb';
 import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
 import { ConcurrencyError } from '../domain/errors';
@@ -43,7 +44,7 @@ export class EventStore {
   readonly commits: Collection<CommitDoc>;
   private readonly heads: Collection<HeadDoc<unknown>>;
   /** Recently used streams' states: a load then costs one probe that misses. */
-  private readonly cache = new Map<string, Loaded<unknown>>();
+  private readonly cache = new Lru<string, Loaded<unknown>>(CACHED_STREAMS);
 
   constructor(db: Db) {
     this.commits = db.collection<CommitDoc>('commits');
@@ -62,7 +63,7 @@ export class EventStore {
     for (;;) {
       const commit = await this.commits.findOne({ _id: commitId(streamId, version + 1) });
       if (!commit) {
-        this.remember(streamId, { version, state });
+        this.cache.set(streamId, { version, state });
         return { version, state };
       }
       for (const e of commitEvents(commit)) state = evolve(state, e.payload);
@@ -94,20 +95,13 @@ export class EventStore {
     // one (a racing writer) costs extra probes on the next load, never data.
     // Short streams (an order's life) are cheaper to probe than to cache, so
     // the head is written once a stream has grown past HEAD_EVERY versions.
-    this.remember(streamId, { version: doc.last_version, state: stateAfter });
+    this.cache.set(streamId, { version: doc.last_version, state: stateAfter });
     if (crossed(expectedVersion, doc.last_version)) {
       await this.heads
         .replaceOne({ _id: streamId }, { version: doc.last_version, state: stateAfter }, { upsert: true })
         .catch(() => undefined);
     }
     return envelopes;
-  }
-
-  private remember(streamId: string, loaded: Loaded<unknown>): void {
-    // Map order is insertion order: re-inserting marks a stream as recent.
-    this.cache.delete(streamId);
-    this.cache.set(streamId, loaded);
-    if (this.cache.size > CACHED_STREAMS) this.cache.delete(this.cache.keys().next().value!);
   }
 
   async getCommit(id: string): Promise<CommitDoc | null> {
