@@ -28,13 +28,25 @@ export interface ConsumerOptions {
   bindings: string[];
   prefetch: number;
   maxAttempts: number;
-  handle: (e: Envelope) => Promise<void>;
+  /** One event at a time, many in flight (up to the prefetch)... */
+  handle?: (e: Envelope) => Promise<void>;
+  /** ...or each burst of deliveries together, one burst at a time; a failed burst is retried event by event. */
+  handleBatch?: (es: Envelope[]) => Promise<void>;
+  /** Called on every new channel, before deliveries start: another instance may have had them meanwhile. */
+  onChannel?: () => void;
+}
+
+interface Delivery {
+  ch: Channel;
+  msg: ConsumeMessage;
 }
 
 export class EventConsumer {
   private channel?: Channel;
   private inFlight = new Set<Promise<void>>();
   private stopped = false;
+  private burst: Delivery[] = [];
+  private draining = false;
 
   constructor(
     private readonly amqp: AmqpConnection,
@@ -54,7 +66,8 @@ export class EventConsumer {
       ch.on('error', () => undefined);
       await declareQueue(ch, this.opts.queue, this.opts.bindings, this.opts.maxAttempts);
       await ch.prefetch(this.opts.prefetch);
-      await ch.consume(this.opts.queue, (msg) => msg && this.track(this.deliver(ch, msg)), { noAck: false });
+      this.opts.onChannel?.();
+      await ch.consume(this.opts.queue, (msg) => msg && this.receive({ ch, msg }), { noAck: false });
       this.channel = ch;
     });
   }
@@ -66,6 +79,41 @@ export class EventConsumer {
     this.channel = undefined;
     await Promise.allSettled([...this.inFlight]);
     await ch?.close().catch(() => undefined);
+  }
+
+  private receive(d: Delivery): void {
+    if (!this.opts.handleBatch) return this.track(this.deliver(d, (e) => this.opts.handle!(e)));
+    this.burst.push(d);
+    if (this.draining) return;
+    this.draining = true;
+    this.track(this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      // Deliveries arrive a socket read at a time: let the rest of this one land.
+      await new Promise((r) => setImmediate(r));
+      while (this.burst.length > 0) await this.deliverBurst(this.burst.splice(0));
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async deliverBurst(burst: Delivery[]): Promise<void> {
+    const one = (e: Envelope) => this.opts.handleBatch!([e]);
+    if (burst.length === 1) return this.deliver(burst[0], one);
+    const decoded: Array<Delivery & { e: Envelope }> = [];
+    for (const d of burst) {
+      const e = this.decodeOrPark(d);
+      if (e) decoded.push({ ...d, e });
+    }
+    try {
+      await this.handleUntilStoreAnswers(decoded[0]?.e, () => this.opts.handleBatch!(decoded.map((d) => d.e)));
+      for (const d of decoded) this.settle(d.ch, d.msg, 'ack');
+    } catch (err) {
+      this.log.warn({ events: decoded.length, err: (err as Error).message }, 'batch failed; applying its events one at a time');
+      for (const d of decoded) await this.deliverDecoded(d, d.e, one);
+    }
   }
 
   private track(p: Promise<void>): void {
@@ -88,16 +136,24 @@ export class EventConsumer {
     }
   }
 
-  private async deliver(ch: Channel, msg: ConsumeMessage): Promise<void> {
-    let envelope: Envelope;
+  private decodeOrPark({ ch, msg }: Delivery): Envelope | undefined {
     try {
-      envelope = decodeEnvelope(msg.content);
+      return decodeEnvelope(msg.content);
     } catch (err) {
-      return this.park(ch, msg, `undecodable event: ${(err as Error).message}`);
+      this.park(ch, msg, `undecodable event: ${(err as Error).message}`);
+      return undefined;
     }
+  }
+
+  private async deliver(d: Delivery, handle: (e: Envelope) => Promise<void>): Promise<void> {
+    const envelope = this.decodeOrPark(d);
+    if (envelope) await this.deliverDecoded(d, envelope, handle);
+  }
+
+  private async deliverDecoded({ ch, msg }: Delivery, envelope: Envelope, handle: (e: Envelope) => Promise<void>): Promise<void> {
     let failure: Error | undefined;
     try {
-      await this.handleUntilStoreAnswers(envelope);
+      await this.handleUntilStoreAnswers(envelope, () => handle(envelope));
     } catch (err) {
       failure = err as Error;
     }
@@ -114,10 +170,11 @@ export class EventConsumer {
    * still returns it to the queue) and retry with back-off until the store
    * answers, instead of spending its attempts and dead-lettering good events.
    */
-  private async handleUntilStoreAnswers(e: Envelope): Promise<void> {
+  private async handleUntilStoreAnswers(e: Envelope | undefined, apply: () => Promise<void>): Promise<void> {
+    if (!e) return;
     for (let wait = 100; ; wait = Math.min(wait * 2, 5_000)) {
       try {
-        return await this.opts.handle(e);
+        return await apply();
       } catch (err) {
         if (!(isTransient(err) || err instanceof ConcurrencyError) || this.stopped) throw err;
         this.log.warn({ eventId: e.eventId, streamId: e.streamId, err: (err as Error).message }, 'transient failure; holding the event and retrying');

@@ -24,7 +24,7 @@ runService('projector-svc', async (log) => {
   });
   const consumer = new EventConsumer(
     amqp,
-    { queue: PROJECTOR_QUEUE, bindings: ['#'], prefetch: config.CONSUMER_PREFETCH, maxAttempts: config.MAX_ATTEMPTS, handle: (e) => projector.handle(e) },
+    { queue: PROJECTOR_QUEUE, bindings: ['#'], prefetch: config.CONSUMER_PREFETCH, maxAttempts: config.MAX_ATTEMPTS, handleBatch: (es) => projector.handleBatch(es), onChannel: () => projector.forgetCache() },
     log,
   );
   await consumer.start();

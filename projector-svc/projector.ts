@@ -1,25 +1,41 @@
 // Applies events to the read models exactly once and in stream order over
-// at-least-once, possibly reordered delivery. Each read-model document keeps
-// the version of the last event applied: older or equal versions are
-// duplicates and are skipped; a version ahead of a gap fetches the missing
-// events from the write store first. Events of one stream are applied one at
-// a time; the queue's single active consumer keeps other instances out.
+// at-least-once, possibly reordered delivery, a batch at a time. Each
+// read-model document keeps the version of the last event applied: older or
+// equal versions are duplicates and are skipped; a version ahead of a gap
+// fetches the missing events from the write store first. A batch reads each
+// document it touches once (from this process's cache when it can) and writes
+// each changed document once, one bulkWrite per collection; the queue's
+// single active consumer keeps other instances out.
+import type { Collection } from 'mongodb';
 import { readStream, type EventStore } from '../lib/event-store';
 import { UnprocessableEvent, type Envelope } from '../lib/consumer';
 import type { Logger } from '../lib/logger';
+import { KeyedLock } from '../lib/keyed-lock';
+import { Lru } from '../lib/lru';
 import { numericKey, type ReadStore } from '../lib/read-store';
 import { emptyInventory, projectInventory, type InventoryDoc } from './inventory-projection';
-import { KeyedLock } from '../lib/keyed-lock';
 import { emptyOrder, projectOrder, type OrderDoc, type StreamEvent } from './order-projection';
 import { emptyDigestShard, shardTotals, statShard, withOrderDigest } from './statistics-projection';
 import { emptySummary, withOrder } from './user-summary-projection';
 
-interface Versioned {
+interface ReadDoc {
+  _id: string;
+}
+interface Versioned extends ReadDoc {
   version: number;
 }
+interface Projected<D> {
+  before: D;
+  after: D;
+  applied: Envelope[];
+  filled: number;
+}
+
+const CACHED_DOCS = 20_000;
 
 export class Projector {
-  private readonly locks = new KeyedLock();
+  private readonly serial = new KeyedLock();
+  private readonly docs = new Lru<string, ReadDoc>(CACHED_DOCS);
 
   constructor(
     private readonly read: ReadStore,
@@ -27,72 +43,137 @@ export class Projector {
     private readonly log: Logger,
   ) {}
 
+  /** Another instance may have written since this one last did: read from the store again. */
+  forgetCache(): void {
+    this.docs.clear();
+  }
+
   handle(e: Envelope): Promise<void> {
-    return this.locks.run(e.streamId, async () => {
-      if (e.streamId.startsWith('order-')) await this.onOrder(e);
-      else if (e.streamId.startsWith('product-')) await this.onProduct(e);
-      else throw new UnprocessableEvent(`no projection for stream ${e.streamId}`);
-    });
+    return this.handleBatch([e]);
   }
 
-  private async onOrder(e: Envelope): Promise<void> {
-    const orderId = e.streamId.slice('order-'.length);
-    const current = (await this.read.orders.findOne({ _id: orderId })) ?? emptyOrder(orderId, e.occurredAt ?? new Date());
-    const order = await this.catchUp(e, current, projectOrder, (d) => this.read.orders.replaceOne({ _id: d._id }, d, { upsert: true }));
-    // Always, even for a duplicate: a crash may have come between the order
-    // and the user summary, and syncing a digest twice changes nothing.
-    if (order.version > 0) await Promise.all([this.syncUserSummary(order), this.syncStatistics(order)]);
+  /** Batches are applied one at a time, in the order they are handed over. */
+  handleBatch(events: Envelope[]): Promise<void> {
+    return this.serial.run('batch', () => this.apply(events));
   }
 
-  private async onProduct(e: Envelope): Promise<void> {
-    const productId = Number(e.streamId.slice('product-'.length));
-    const current = (await this.read.inventory.findOne({ _id: numericKey(productId) })) ?? emptyInventory(productId);
-    await this.catchUp(e, current, projectInventory, (d) => this.read.inventory.replaceOne({ _id: d._id }, d as InventoryDoc, { upsert: true }));
+  private async apply(events: Envelope[]): Promise<void> {
+    const streams = groupBy(events, (e) => e.streamId);
+    const unknown = [...streams.keys()].find((id) => !id.startsWith('order-') && !id.startsWith('product-'));
+    if (unknown) throw new UnprocessableEvent(`no projection for stream ${unknown}`);
+    const of = (prefix: string) => [...streams].filter(([id]) => id.startsWith(prefix));
+    const [orders] = await Promise.all([
+      this.project(this.read.orders, of('order-'), (id, e) => emptyOrder(id.slice('order-'.length), e.occurredAt ?? new Date()), projectOrder),
+      // An empty product is never stored: only folded documents are saved.
+      this.project(this.read.inventory, of('product-'), (id) => emptyInventory(Number(id.slice('product-'.length))) as InventoryDoc, projectInventory),
+    ]);
+    // Always, even for duplicates: a crash may have come between the orders
+    // and the documents derived from them, and syncing a digest twice changes nothing.
+    const known = orders.filter((o) => o.version > 0);
+    await Promise.all([this.syncUserSummaries(known), this.syncStatistics(known)]);
   }
 
-  private syncUserSummary(order: OrderDoc): Promise<void> {
-    return this.locks.run(`user-${order.user_id}`, async () => {
-      const summary = (await this.read.userSummaries.findOne({ _id: numericKey(order.user_id) })) ?? emptySummary(order.user_id);
-      const next = withOrder(summary, order);
-      if (next !== summary) await this.read.userSummaries.replaceOne({ _id: next._id }, next, { upsert: true });
-    });
-  }
-
-  private syncStatistics(order: OrderDoc): Promise<void> {
-    const shard = statShard(order.order_id);
-    return this.locks.run(`stats-${shard}`, async () => {
-      const digests = (await this.read.statsDigests.findOne({ _id: numericKey(shard) })) ?? emptyDigestShard(shard);
-      const next = withOrderDigest(digests, order);
-      if (next !== digests) await this.read.statsDigests.replaceOne({ _id: next._id }, next, { upsert: true });
-      // The totals follow the digests' revision. A crash between the two
-      // writes is mended when the event comes again (a duplicate): then the
-      // totals' revision is checked against the digests'.
-      const stale = next !== digests || (await this.read.statsTotals.findOne({ _id: next._id }, { projection: { rev: 1 } }))?.rev !== next.rev;
-      if (stale) await this.read.statsTotals.replaceOne({ _id: next._id }, shardTotals(next, new Date()), { upsert: true });
-    });
-  }
-
-  private async catchUp<D extends Versioned, R extends D>(
-    e: Envelope,
-    doc: D,
-    project: (doc: D, e: StreamEvent) => R,
-    save: (doc: R) => Promise<unknown>,
-  ): Promise<D> {
-    if (e.version <= doc.version) {
-      this.log.debug({ eventId: e.eventId, streamId: e.streamId, version: e.version }, 'duplicate event skipped');
-      return doc;
-    }
-    const events = e.version === doc.version + 1 ? [e] : await readStream(this.write, e.streamId, doc.version + 1, e.version);
-    if (events.length !== e.version - doc.version) {
-      throw new Error(`stream ${e.streamId} is missing events ${doc.version + 1}..${e.version} in the write store`);
-    }
-    let next: D = doc;
-    for (const ev of events) next = project(next, { version: ev.version, occurredAt: ev.occurredAt ?? new Date(), payload: ev.payload });
-    await save(next as R);
-    this.log.info(
-      { eventId: e.eventId, streamId: e.streamId, version: e.version, correlationId: e.correlationId, type: e.payload.$case, filled: events.length - 1 },
-      'event projected',
+  private async project<D extends Versioned>(
+    coll: Collection<D>,
+    streams: Array<[string, Envelope[]]>,
+    empty: (streamId: string, first: Envelope) => D,
+    fold: (doc: D, e: StreamEvent) => D,
+  ): Promise<D[]> {
+    const results = await Promise.all(
+      streams.map(async ([streamId, es]) => {
+        const before = (await this.load(coll, empty(streamId, es[0])._id)) ?? empty(streamId, es[0]);
+        return this.catchUp(streamId, es, before, fold);
+      }),
     );
-    return next;
+    await this.save(coll, results.filter((r) => r.after !== r.before).map((r) => r.after));
+    for (const r of results) this.logApplied(r);
+    return results.map((r) => r.after);
+  }
+
+  private async catchUp<D extends Versioned>(streamId: string, es: Envelope[], doc: D, fold: (doc: D, e: StreamEvent) => D): Promise<Projected<D>> {
+    const fresh = uniqueVersions(es.filter((e) => e.version > doc.version));
+    if (fresh.length === 0) return { before: doc, after: doc, applied: [], filled: 0 };
+    const last = fresh[fresh.length - 1].version;
+    const contiguous = fresh.every((e, i) => e.version === doc.version + 1 + i);
+    const events = contiguous ? fresh : await readStream(this.write, streamId, doc.version + 1, last);
+    if (events.length !== last - doc.version) {
+      throw new Error(`stream ${streamId} is missing events ${doc.version + 1}..${last} in the write store`);
+    }
+    let next = doc;
+    for (const ev of events) next = fold(next, { version: ev.version, occurredAt: ev.occurredAt ?? new Date(), payload: ev.payload });
+    return { before: doc, after: next, applied: fresh, filled: events.length - fresh.length };
+  }
+
+  private async syncUserSummaries(orders: OrderDoc[]): Promise<void> {
+    const changed = await Promise.all(
+      [...groupBy(orders, (o) => o.user_id)].map(async ([userId, os]) => {
+        const before = (await this.load(this.read.userSummaries, numericKey(userId))) ?? emptySummary(userId);
+        const after = os.reduce(withOrder, before);
+        return after === before ? undefined : after;
+      }),
+    );
+    await this.save(this.read.userSummaries, changed.filter(isDefined));
+  }
+
+  private async syncStatistics(orders: OrderDoc[]): Promise<void> {
+    const shards = await Promise.all(
+      [...groupBy(orders, (o) => statShard(o.order_id))].map(async ([shard, os]) => {
+        const before = (await this.load(this.read.statsDigests, numericKey(shard))) ?? emptyDigestShard(shard);
+        return { before, after: os.reduce(withOrderDigest, before) };
+      }),
+    );
+    await this.save(this.read.statsDigests, shards.filter((s) => s.after !== s.before).map((s) => s.after));
+    // The totals follow the digests' revision. A crash between the two
+    // writes is mended when the event comes again (a duplicate): then the
+    // totals' revision is checked against the digests'.
+    const stale = await Promise.all(
+      shards.map(async ({ before, after }) => (after !== before || (await this.load(this.read.statsTotals, after._id))?.rev !== after.rev ? after : undefined)),
+    );
+    const now = new Date();
+    await this.save(this.read.statsTotals, stale.filter(isDefined).map((s) => shardTotals(s, now)));
+  }
+
+  private async load<D extends ReadDoc>(coll: Collection<D>, id: string): Promise<D | undefined> {
+    const key = `${coll.collectionName}/${id}`;
+    const cached = this.docs.get(key) as D | undefined;
+    if (cached) return cached;
+    const found = (await coll.findOne({ _id: id } as never)) as D | null;
+    if (found) this.docs.set(key, found);
+    return found ?? undefined;
+  }
+
+  /** One round trip per collection; cached only once stored, so a failed batch is recomputed from what the store holds. */
+  private async save<D extends ReadDoc>(coll: Collection<D>, docs: D[]): Promise<void> {
+    if (docs.length === 0) return;
+    await coll.bulkWrite(
+      docs.map((d) => ({ replaceOne: { filter: { _id: d._id } as never, replacement: d, upsert: true } })),
+      { ordered: false },
+    );
+    for (const d of docs) this.docs.set(`${coll.collectionName}/${d._id}`, d);
+  }
+
+  private logApplied({ applied, filled }: Projected<unknown>): void {
+    for (const e of applied) {
+      this.log.info({ eventId: e.eventId, streamId: e.streamId, version: e.version, correlationId: e.correlationId, type: e.payload.$case, filled }, 'event projected');
+    }
   }
 }
+
+function groupBy<T, K>(items: T[], key: (t: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    const g = groups.get(k);
+    if (g) g.push(t);
+    else groups.set(k, [t]);
+  }
+  return groups;
+}
+
+/** Sorted by version, one envelope per version (a batch may hold copies). */
+function uniqueVersions(es: Envelope[]): Envelope[] {
+  const byVersion = new Map(es.map((e) => [e.version, e] as const));
+  return [...byVersion.values()].sort((a, b) => a.version - b.version);
+}
+
+const isDefined = <T>(t: T | undefined): t is T => t !== undefined;

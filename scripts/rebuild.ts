@@ -9,18 +9,15 @@ import { connectMongo, READ_DB, WRITE_DB } from '../lib/mongo';
 import { POINTER_REFRESH_MS, PROJECTIONS, ReadStore, type CollectionNames, type Projection } from '../lib/read-store';
 import { Projector } from '../projector-svc/projector';
 
+const REPLAY_BATCH = 256;
+
 async function replayAll(write: EventStore, projector: Projector): Promise<number> {
   // Stream by stream, in version order, as the projector expects at best.
   const commits = await write.commits.find({}).toArray();
   commits.sort((a: CommitDoc, b: CommitDoc) => a.stream_id.localeCompare(b.stream_id) || a.first_version - b.first_version);
-  let events = 0;
-  for (const c of commits) {
-    for (const e of commitEvents(c)) {
-      await projector.handle(e);
-      events++;
-    }
-  }
-  return events;
+  const events = commits.flatMap((c) => commitEvents(c));
+  for (let i = 0; i < events.length; i += REPLAY_BATCH) await projector.handleBatch(events.slice(i, i + REPLAY_BATCH));
+  return events.length;
 }
 
 export async function rebuild(mongoUrl: string, chosen: Projection[], log = pino({ level: 'info' })): Promise<CollectionNames> {

@@ -1,7 +1,7 @@
 // The projector against the real MongoDB-compatible store (embedded FerretDB):
 // whatever the broker does (duplicates, reordering within and across streams,
-// concurrent deliveries), the read models equal the pure fold of each stream
-// in version order.
+// concurrent deliveries, batches), the read models equal the pure fold of
+// each stream in version order.
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -302,11 +302,14 @@ describe('projector against the real store', () => {
           const order = deliveryOrder(written.length, delivery);
           expect(order.length).toBe(written.length + delivery.duplicates.length);
 
-          // Deliver in groups: each group concurrently, groups one after another.
+          // Deliver in groups, one after another: a group is either one
+          // batch (as the consumer hands over a burst) or single deliveries
+          // handled concurrently.
           for (let i = 0, g = 0; i < order.length; g++) {
-            const group = order.slice(i, i + delivery.groups[g]);
+            const group = order.slice(i, i + delivery.groups[g]).map((k) => redeliver(written[k]));
             i += group.length;
-            await within(Promise.all(group.map((k) => projector.handle(redeliver(written[k])))), HANDLE_TIMEOUT_MS, `delivery group ${g}`);
+            const handled = g % 2 === 0 ? projector.handleBatch(group) : Promise.all(group.map((e) => projector.handle(e)));
+            await within(handled, HANDLE_TIMEOUT_MS, `delivery group ${g}`);
           }
 
           const expected = expectedModels(streams);
@@ -341,6 +344,28 @@ describe('projector against the real store', () => {
       // The stream itself still projects normally afterwards.
       await within(projector.handle(redeliver(v1)), HANDLE_TIMEOUT_MS, 'handle v1');
       expect(await read.orders.findOne({ _id: orderId })).toMatchObject({ version: 1, status: 'PENDING', user_id: 1 });
+    });
+  }, 30_000);
+
+  test('a projector that forgot its cache never writes an order back to an older version', async () => {
+    await withDatabases(async (writeDb, readDb) => {
+      const es = new EventStore(writeDb);
+      const read = new ReadStore(readDb);
+      const orderId = uuid(43);
+      const commits = commitsOf(orderStream(orderId), initialOrder(), decideOrder, evolveOrder, orderCommands(orderId, { userId: 2, lines: [{ productId: 101, quantity: 1 }], path: 'PAID' }));
+      const { written } = await writeCommits(es, [commits]);
+      const [first, ...rest] = written;
+      const a = new Projector(read, es, silent);
+      await within(a.handleBatch([redeliver(first)]), HANDLE_TIMEOUT_MS, 'a: v1');
+      // Another instance (the new active consumer) applies the rest meanwhile.
+      await within(new Projector(read, es, silent).handleBatch(rest.map(redeliver)), HANDLE_TIMEOUT_MS, 'b: the rest');
+      const latest = written.length;
+      expect(await read.orders.findOne({ _id: orderId })).toMatchObject({ version: latest, status: 'PAID' });
+      // a gets the deliveries again on its new channel; it must read the store, not its memory.
+      a.forgetCache();
+      await within(a.handleBatch([redeliver(written[1])]), HANDLE_TIMEOUT_MS, 'a: a copy of v2');
+      expect(await read.orders.findOne({ _id: orderId })).toMatchObject({ version: latest, status: 'PAID' });
+      expect((await read.userSummaries.findOne({}))?.orders[orderId]?.version).toBe(latest);
     });
   }, 30_000);
 });
