@@ -8,6 +8,7 @@
 // clear refusal (HTTP 4xx; gRPC INVALID_ARGUMENT), the services must stay up
 // and SERVING, nothing may be stored (write-store counts) or published (a tap
 // on cqrs.events), and the read models must be exactly as before.
+import { startWatchedMesh } from '../support/faults-mesh';
 import { randomUUID } from 'node:crypto';
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import fc from 'fast-check';
@@ -17,8 +18,8 @@ import type { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { Status } from '../../gen/ts/google/rpc/status';
 import { BadRequest } from '../../gen/ts/google/rpc/error_details';
 import { toCreateOrder } from '../../domain/validation';
-import { Cleanup, CrashWatch, grpcHealth, keepLogsOnFailure, startFaultMesh, Tap } from '../support/faults-infra';
-import { expectClean, MeshApi, report, settle, takeSnapshot, Workload } from '../support/faults-workload';
+import { Cleanup, grpcHealth, keepLogsOnFailure, Tap } from '../support/faults-infra';
+import { expectClean, report, settle, takeSnapshot, Workload } from '../support/faults-workload';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);
@@ -83,12 +84,7 @@ interface HttpCase {
 }
 
 test('bad input on REST and gRPC: clear 4xx / INVALID_ARGUMENT, services stay up, nothing stored or published', async () => {
-  const mesh = await startFaultMesh();
-  cleanup.add('mesh', () => mesh.teardown());
-  const api = new MeshApi(mesh.urls.command, mesh.urls.query);
-  cleanup.add('clients', () => api.close());
-  const watch = new CrashWatch(mesh);
-  cleanup.add('crash watch', () => watch.stop());
+  const { mesh, api, watch } = await startWatchedMesh(cleanup);
   const raw = new Client(mesh.urls.command, credentials.createInsecure());
   cleanup.add('raw client', () => raw.close());
 

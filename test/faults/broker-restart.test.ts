@@ -6,8 +6,9 @@
 // reports NOT_SERVING (grpc.health.v1 and GetCommandHealth) while the broker
 // is down and SERVING after; commands stored while it was down are published
 // by the outbox relay once it is back.
-import { Cleanup, CrashWatch, grpcHealth, keepLogsOnFailure, startFaultMesh, startPrivateRabbit, waitFor, withTimeout } from '../support/faults-infra';
-import { expectClean, MeshApi, report, settle, sleep, Workload } from '../support/faults-workload';
+import { startWatchedMesh } from '../support/faults-mesh';
+import { Cleanup, grpcHealth, keepLogsOnFailure, startPrivateRabbit, waitFor, withTimeout } from '../support/faults-infra';
+import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);
@@ -15,13 +16,7 @@ afterAll(() => cleanup.run(), 120_000);
 test('RabbitMQ stopped and started twice during the load: services reconnect, health follows, nothing lost', async () => {
   const rabbit = await startPrivateRabbit();
   cleanup.add('private RabbitMQ node', () => rabbit.destroy());
-  const mesh = await startFaultMesh({ amqpUrl: rabbit.url });
-  cleanup.add('mesh', () => mesh.teardown());
-  const api = new MeshApi(mesh.urls.command, mesh.urls.query);
-  cleanup.add('clients', () => api.close());
-
-  const watch = new CrashWatch(mesh);
-  cleanup.add('crash watch', () => watch.stop());
+  const { mesh, api, watch } = await startWatchedMesh(cleanup, { amqpUrl: rabbit.url });
   await keepLogsOnFailure(mesh, async () => {
     const w = new Workload({ orders: 150, concurrency: 10, followUpWindowMs: 60_000 });
     await w.stock(api);

@@ -11,6 +11,7 @@
 //    bounded number of attempts while the rest flow on; `dlq list` shows
 //    them; `dlq replay` puts one back (still poison: parked again) and the
 //    one whose history now exists goes through.
+import { startWatchedMesh } from '../support/faults-mesh';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
 import { EventEnvelope } from '../../gen/ts/cqrs/v1/events';
@@ -18,7 +19,7 @@ import { stopChild } from '../../lib/processes';
 import {
   Cleanup, copyOf, CrashWatch, dlq, keepLogsOnFailure, peekQueue, publishRaw, purgeQueue, queueDepths, startFaultMesh, Tap, waitFor, withTimeout, type FaultMesh,
 } from '../support/faults-infra';
-import { expectClean, MeshApi, report, settle, sleep, takeSnapshot, Workload, type Snapshot } from '../support/faults-workload';
+import { expectClean, report, settle, sleep, takeSnapshot, Workload, type Snapshot } from '../support/faults-workload';
 
 const PROJECTOR_QUEUE = 'projector-svc.read-models';
 const ORDER_PROCESS_QUEUE = 'command-svc.order-process';
@@ -27,15 +28,7 @@ const PROJECTOR_DLQ = `${PROJECTOR_QUEUE}.dead-letter`;
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);
 
-async function meshWithApi() {
-  const mesh = await startFaultMesh();
-  cleanup.add('mesh', () => mesh.teardown());
-  const api = new MeshApi(mesh.urls.command, mesh.urls.query);
-  cleanup.add('clients', () => api.close());
-  const watch = new CrashWatch(mesh);
-  cleanup.add('crash watch', () => watch.stop());
-  return { mesh, api, watch };
-}
+const meshWithApi = () => startWatchedMesh(cleanup);
 
 /** Waits (bounded) until both consumers' queues are empty twice in a row. */
 async function drained(mesh: FaultMesh, timeoutMs = 60_000): Promise<boolean> {

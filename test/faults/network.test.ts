@@ -8,13 +8,14 @@
 // Toxiproxy: `go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0`
 // (the binary lands in $(go env GOPATH)/bin/server; TOXIPROXY_SERVER
 // overrides the path).
+import { startWatchedMesh } from '../support/faults-mesh';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stopChild } from '../../lib/processes';
-import { Cleanup, CrashWatch, grpcHealth, keepLogsOnFailure, safePort, spawnStore, startFaultMesh, Toxiproxy, waitFor, withTimeout } from '../support/faults-infra';
+import { Cleanup, grpcHealth, keepLogsOnFailure, safePort, spawnStore, Toxiproxy, waitFor, withTimeout } from '../support/faults-infra';
 import { createVhost } from '../support/rabbit';
-import { expectClean, MeshApi, report, settle, sleep, Workload } from '../support/faults-workload';
+import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);
@@ -32,16 +33,11 @@ test('latency, reset_peer, timeout and proxies down between the services and Rab
 
   const amqpPort = await toxi.proxy('amqp', '127.0.0.1:5672');
   const mongoPort = await toxi.proxy('mongo', `127.0.0.1:${storePort}`);
-  const mesh = await startFaultMesh({
+  const { mesh, api, watch } = await startWatchedMesh(cleanup, {
     amqpUrl: `amqp://guest:guest@127.0.0.1:${amqpPort}/${encodeURIComponent(vhost.name)}`,
     mongoUrl: `mongodb://127.0.0.1:${mongoPort}/`,
     dataDir,
   });
-  cleanup.add('mesh', () => mesh.teardown());
-  const api = new MeshApi(mesh.urls.command, mesh.urls.query);
-  cleanup.add('clients', () => api.close());
-  const watch = new CrashWatch(mesh);
-  cleanup.add('crash watch', () => watch.stop());
 
   await keepLogsOnFailure(mesh, async () => {
     const w = new Workload({ orders: 150, concurrency: 10, followUpWindowMs: 60_000 });

@@ -8,22 +8,15 @@
 //    what was stored, and the order process still decides those orders.
 // 3. Each service gets SIGTERM once in the load: it stops taking work,
 //    finishes and acknowledges what it holds, exits 0, and is started again.
+import { startWatchedMesh } from '../support/faults-mesh';
 import { MongoClient } from 'mongodb';
-import { Cleanup, CrashWatch, keepLogsOnFailure, startFaultMesh, waitFor, withTimeout } from '../support/faults-infra';
-import { expectClean, MeshApi, report, settle, sleep, Workload } from '../support/faults-workload';
+import { Cleanup, keepLogsOnFailure, waitFor, withTimeout } from '../support/faults-infra';
+import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);
 
-async function meshWithApi() {
-  const mesh = await startFaultMesh();
-  cleanup.add('mesh', () => mesh.teardown());
-  const api = new MeshApi(mesh.urls.command, mesh.urls.query);
-  cleanup.add('clients', () => api.close());
-  const watch = new CrashWatch(mesh);
-  cleanup.add('crash watch', () => watch.stop());
-  return { mesh, api, watch };
-}
+const meshWithApi = () => startWatchedMesh(cleanup);
 
 test('kill -9 projector-svc three times during the load: nothing lost, nothing applied twice', async () => {
   const { mesh, api, watch } = await meshWithApi();

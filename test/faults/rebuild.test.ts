@@ -4,23 +4,19 @@
 // they gave before; afterwards GetOrder / GetProductInventory /
 // GetUserSummary answer as before the rebuild, and the rebuilt read models
 // agree with the commands (the orders that ran during the rebuild included).
+import { startWatchedMesh } from '../support/faults-mesh';
 import type { ServiceError } from '@grpc/grpc-js';
 import pino from 'pino';
 import { rebuild } from '../../scripts/rebuild';
 import { DEFAULT_NAMES } from '../../lib/read-store';
-import { Cleanup, CrashWatch, keepLogsOnFailure, startFaultMesh, withTimeout } from '../support/faults-infra';
-import { expectClean, MeshApi, report, settle, sleep, Workload } from '../support/faults-workload';
+import { Cleanup, keepLogsOnFailure, withTimeout } from '../support/faults-infra';
+import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);
 
 test('rebuilt read models equal the live ones, while queries are served and commands run', async () => {
-  const mesh = await startFaultMesh();
-  cleanup.add('mesh', () => mesh.teardown());
-  const api = new MeshApi(mesh.urls.command, mesh.urls.query);
-  cleanup.add('clients', () => api.close());
-  const watch = new CrashWatch(mesh);
-  cleanup.add('crash watch', () => watch.stop());
+  const { mesh, api, watch } = await startWatchedMesh(cleanup);
 
   await keepLogsOnFailure(mesh, async () => {
     // Phase 1 and phase 2 share no product and no user, so phase 1's answers

@@ -4,8 +4,9 @@
 // refused), health reports NOT_SERVING, events wait instead of being
 // dead-lettered, and once it is back every acknowledged command is in the
 // read models exactly once.
-import { Cleanup, CrashWatch, keepLogsOnFailure, safePort, spawnStore, startFaultMesh, waitFor, withTimeout } from '../support/faults-infra';
-import { expectClean, MeshApi, report, settle, sleep, Workload } from '../support/faults-workload';
+import { startWatchedMesh } from '../support/faults-mesh';
+import { Cleanup, keepLogsOnFailure, safePort, spawnStore, waitFor, withTimeout } from '../support/faults-infra';
+import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,12 +18,7 @@ afterAll(() => cleanup.run(), 120_000);
 
 test('store stopped and restarted on the same port and data twice during the load: nothing lost, nothing parked', async () => {
   const storePort = await safePort();
-  const mesh = await startFaultMesh({ storePort });
-  cleanup.add('mesh', () => mesh.teardown());
-  const api = new MeshApi(mesh.urls.command, mesh.urls.query);
-  cleanup.add('clients', () => api.close());
-  const watch = new CrashWatch(mesh);
-  cleanup.add('crash watch', () => watch.stop());
+  const { mesh, api, watch } = await startWatchedMesh(cleanup, { storePort });
 
   await keepLogsOnFailure(mesh, async () => {
     const w = new Workload({ orders: 150, concurrency: 10, followUpWindowMs: 60_000 });

@@ -308,7 +308,7 @@ describe('projector against the real store', () => {
           for (let i = 0, g = 0; i < order.length; g++) {
             const group = order.slice(i, i + delivery.groups[g]).map((k) => redeliver(written[k]));
             i += group.length;
-            const handled = g % 2 === 0 ? projector.handleBatch(group) : Promise.all(group.map((e) => projector.handle(e)));
+            const handled = g % 2 === 0 ? projector.handleBatch(group) : Promise.all(group.map((e) => projector.handle(e))).then(() => undefined);
             await within(handled, HANDLE_TIMEOUT_MS, `delivery group ${g}`);
           }
 
