@@ -107,8 +107,9 @@ export class EventConsumer {
       const e = this.decodeOrPark(d);
       if (e) decoded.push({ ...d, e });
     }
+    if (decoded.length === 0) return;
     try {
-      await this.handleUntilStoreAnswers(decoded[0]?.e, () => this.opts.handleBatch!(decoded.map((d) => d.e)));
+      await this.handleUntilStoreAnswers(decoded[0].e, () => this.opts.handleBatch!(decoded.map((d) => d.e)));
       for (const d of decoded) this.settle(d.ch, d.msg, 'ack');
     } catch (err) {
       this.log.warn({ events: decoded.length, err: (err as Error).message }, 'batch failed; applying its events one at a time');
@@ -170,8 +171,7 @@ export class EventConsumer {
    * still returns it to the queue) and retry with back-off until the store
    * answers, instead of spending its attempts and dead-lettering good events.
    */
-  private async handleUntilStoreAnswers(e: Envelope | undefined, apply: () => Promise<void>): Promise<void> {
-    if (!e) return;
+  private async handleUntilStoreAnswers(e: Envelope, apply: () => Promise<void>): Promise<void> {
     for (let wait = 100; ; wait = Math.min(wait * 2, 5_000)) {
       try {
         return await apply();

@@ -4,12 +4,12 @@
 // no read-then-write and no multi-document transaction. Loads use only _id
 // lookups (the only filter FerretDB's SQLite backend can push down): a head
 // document caches the latest state, and commits after it are probed by _id.
-import { Lru } from './lru';
 import { Binary, type Collection, type Db } from 'mongodb';
 import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
 import { ConcurrencyError } from '../domain/errors';
 import type { DomainEvent } from '../domain/events';
 import { decodeEnvelope, encodeEnvelope, newEnvelope, type EventMeta } from './envelope';
+import { Lru } from './lru';
 import { isDuplicateKey } from './mongo';
 
 export interface CommitDoc {

@@ -81,7 +81,8 @@ export class Projector {
   ): Promise<D[]> {
     const results = await Promise.all(
       streams.map(async ([streamId, es]) => {
-        const before = (await this.load(coll, empty(streamId, es[0])._id)) ?? empty(streamId, es[0]);
+        const blank = empty(streamId, es[0]);
+        const before = (await this.load(coll, blank._id)) ?? blank;
         return this.catchUp(streamId, es, before, fold);
       }),
     );
@@ -134,11 +135,10 @@ export class Projector {
   }
 
   private async load<D extends ReadDoc>(coll: Collection<D>, id: string): Promise<D | undefined> {
-    const key = `${coll.collectionName}/${id}`;
-    const cached = this.docs.get(key) as D | undefined;
+    const cached = this.docs.get(cacheKey(coll, id)) as D | undefined;
     if (cached) return cached;
     const found = (await coll.findOne({ _id: id } as never)) as D | null;
-    if (found) this.docs.set(key, found);
+    if (found) this.docs.set(cacheKey(coll, id), found);
     return found ?? undefined;
   }
 
@@ -149,7 +149,7 @@ export class Projector {
       docs.map((d) => ({ replaceOne: { filter: { _id: d._id } as never, replacement: d, upsert: true } })),
       { ordered: false },
     );
-    for (const d of docs) this.docs.set(`${coll.collectionName}/${d._id}`, d);
+    for (const d of docs) this.docs.set(cacheKey(coll, d._id), d);
   }
 
   private logApplied({ applied, filled }: Projected<unknown>): void {
@@ -158,6 +158,9 @@ export class Projector {
     }
   }
 }
+
+/** Keyed by collection name too, so a rebuild's switch to fresh collections starts cold. */
+const cacheKey = (coll: { collectionName: string }, id: string) => `${coll.collectionName}/${id}`;
 
 function groupBy<T, K>(items: T[], key: (t: T) => K): Map<K, T[]> {
   const groups = new Map<K, T[]>();

@@ -8,7 +8,6 @@
 // clear refusal (HTTP 4xx; gRPC INVALID_ARGUMENT), the services must stay up
 // and SERVING, nothing may be stored (write-store counts) or published (a tap
 // on cqrs.events), and the read models must be exactly as before.
-import { startWatchedMesh } from '../support/faults-mesh';
 import { randomUUID } from 'node:crypto';
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import fc from 'fast-check';
@@ -20,6 +19,7 @@ import { BadRequest } from '../../gen/ts/google/rpc/error_details';
 import { toCreateOrder } from '../../domain/validation';
 import { Cleanup, grpcHealth, keepLogsOnFailure, Tap } from '../support/faults-infra';
 import { expectClean, report, settle, takeSnapshot, Workload } from '../support/faults-workload';
+import { startWatchedMesh } from '../support/faults-mesh';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);

@@ -6,9 +6,9 @@
 // reports NOT_SERVING (grpc.health.v1 and GetCommandHealth) while the broker
 // is down and SERVING after; commands stored while it was down are published
 // by the outbox relay once it is back.
-import { startWatchedMesh } from '../support/faults-mesh';
 import { Cleanup, grpcHealth, keepLogsOnFailure, startPrivateRabbit, waitFor, withTimeout } from '../support/faults-infra';
 import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
+import { startWatchedMesh } from '../support/faults-mesh';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);

@@ -11,7 +11,6 @@
 //    bounded number of attempts while the rest flow on; `dlq list` shows
 //    them; `dlq replay` puts one back (still poison: parked again) and the
 //    one whose history now exists goes through.
-import { startWatchedMesh } from '../support/faults-mesh';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
 import { EventEnvelope } from '../../gen/ts/cqrs/v1/events';
@@ -20,6 +19,7 @@ import {
   Cleanup, copyOf, CrashWatch, dlq, keepLogsOnFailure, peekQueue, publishRaw, purgeQueue, queueDepths, startFaultMesh, Tap, waitFor, withTimeout, type FaultMesh,
 } from '../support/faults-infra';
 import { expectClean, report, settle, sleep, takeSnapshot, Workload, type Snapshot } from '../support/faults-workload';
+import { startWatchedMesh } from '../support/faults-mesh';
 
 const PROJECTOR_QUEUE = 'projector-svc.read-models';
 const ORDER_PROCESS_QUEUE = 'command-svc.order-process';

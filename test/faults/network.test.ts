@@ -8,7 +8,6 @@
 // Toxiproxy: `go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0`
 // (the binary lands in $(go env GOPATH)/bin/server; TOXIPROXY_SERVER
 // overrides the path).
-import { startWatchedMesh } from '../support/faults-mesh';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { stopChild } from '../../lib/processes';
 import { Cleanup, grpcHealth, keepLogsOnFailure, safePort, spawnStore, Toxiproxy, waitFor, withTimeout } from '../support/faults-infra';
 import { createVhost } from '../support/rabbit';
 import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
+import { startWatchedMesh } from '../support/faults-mesh';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);

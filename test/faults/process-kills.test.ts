@@ -8,10 +8,10 @@
 //    what was stored, and the order process still decides those orders.
 // 3. Each service gets SIGTERM once in the load: it stops taking work,
 //    finishes and acknowledges what it holds, exits 0, and is started again.
-import { startWatchedMesh } from '../support/faults-mesh';
 import { MongoClient } from 'mongodb';
 import { Cleanup, keepLogsOnFailure, waitFor, withTimeout } from '../support/faults-infra';
 import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
+import { startWatchedMesh } from '../support/faults-mesh';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);

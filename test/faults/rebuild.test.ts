@@ -4,13 +4,13 @@
 // they gave before; afterwards GetOrder / GetProductInventory /
 // GetUserSummary answer as before the rebuild, and the rebuilt read models
 // agree with the commands (the orders that ran during the rebuild included).
-import { startWatchedMesh } from '../support/faults-mesh';
 import type { ServiceError } from '@grpc/grpc-js';
 import pino from 'pino';
 import { rebuild } from '../../scripts/rebuild';
 import { DEFAULT_NAMES } from '../../lib/read-store';
 import { Cleanup, keepLogsOnFailure, withTimeout } from '../support/faults-infra';
 import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
+import { startWatchedMesh } from '../support/faults-mesh';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);

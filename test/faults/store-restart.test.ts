@@ -4,7 +4,6 @@
 // refused), health reports NOT_SERVING, events wait instead of being
 // dead-lettered, and once it is back every acknowledged command is in the
 // read models exactly once.
-import { startWatchedMesh } from '../support/faults-mesh';
 import { Cleanup, keepLogsOnFailure, safePort, spawnStore, waitFor, withTimeout } from '../support/faults-infra';
 import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stopChild } from '../../lib/processes';
 import { connectMongo, pingMongo } from '../../lib/mongo';
+import { startWatchedMesh } from '../support/faults-mesh';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);

@@ -121,35 +121,36 @@ export class MeshApi {
     this.call<qry.GetQueryHealthRequest, qry.GetQueryHealthResponse>(this.query, this.query.getQueryHealth, {}, {}, timeoutMs, false);
 
   /** Every order in the read store, all pages. */
-  async allOrders(): Promise<Order[]> {
-    const out: Order[] = [];
-    let pageToken = '';
-    for (let i = 0; i < 1_000; i++) {
+  allOrders = (): Promise<Order[]> =>
+    allPages('ListOrders', async (pageToken) => {
       const page = await this.listOrders({ pageSize: 500, pageToken });
-      out.push(...page.orders);
-      if (!page.nextPageToken) return out;
-      pageToken = page.nextPageToken;
-    }
-    throw new Error('ListOrders did not end after 1000 pages');
-  }
+      return { items: page.orders, next: page.nextPageToken };
+    });
 
   /** Every product in the read store, all pages. */
-  async allInventory(): Promise<InventoryItem[]> {
-    const out: InventoryItem[] = [];
-    let pageToken = '';
-    for (let i = 0; i < 1_000; i++) {
+  allInventory = (): Promise<InventoryItem[]> =>
+    allPages('GetInventory', async (pageToken) => {
       const page = await this.getInventory({ pageSize: 500, pageToken });
-      out.push(...page.items);
-      if (!page.nextPageToken) return out;
-      pageToken = page.nextPageToken;
-    }
-    throw new Error('GetInventory did not end after 1000 pages');
-  }
+      return { items: page.items, next: page.nextPageToken };
+    });
 
   close(): void {
     this.command.close();
     this.query.close();
   }
+}
+
+/** Follows next_page_token to the end (bounded, so a token loop fails instead of hanging). */
+async function allPages<T>(what: string, fetch: (pageToken: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> {
+  const out: T[] = [];
+  let pageToken = '';
+  for (let i = 0; i < 1_000; i++) {
+    const { items, next } = await fetch(pageToken);
+    out.push(...items);
+    if (!next) return out;
+    pageToken = next;
+  }
+  throw new Error(`${what} did not end after 1000 pages`);
 }
 
 // ---------------------------------------------------------------- workload
