@@ -62,7 +62,7 @@ export class Projector {
     const unknown = [...streams.keys()].find((id) => !id.startsWith('order-') && !id.startsWith('product-'));
     if (unknown) throw new UnprocessableEvent(`no projection for stream ${unknown}`);
     const of = (prefix: string) => [...streams].filter(([id]) => id.startsWith(prefix));
-    const [orders] = await Promise.all([
+    const [orders] = await settled([
       this.project(this.read.orders, of('order-'), (id, e) => emptyOrder(id.slice('order-'.length), e.occurredAt ?? new Date()), projectOrder),
       // An empty product is never stored: only folded documents are saved.
       this.project(this.read.inventory, of('product-'), (id) => emptyInventory(Number(id.slice('product-'.length))) as InventoryDoc, projectInventory),
@@ -70,7 +70,7 @@ export class Projector {
     // Always, even for duplicates: a crash may have come between the orders
     // and the documents derived from them, and syncing a digest twice changes nothing.
     const known = orders.filter((o) => o.version > 0);
-    await Promise.all([this.syncUserSummaries(known), this.syncStatistics(known)]);
+    await settled([this.syncUserSummaries(known), this.syncStatistics(known)]);
   }
 
   private async project<D extends Versioned>(
@@ -79,7 +79,7 @@ export class Projector {
     empty: (streamId: string, first: Envelope) => D,
     fold: (doc: D, e: StreamEvent) => D,
   ): Promise<D[]> {
-    const results = await Promise.all(
+    const results = await settled(
       streams.map(async ([streamId, es]) => {
         const blank = empty(streamId, es[0]);
         const before = (await this.load(coll, blank._id)) ?? blank;
@@ -106,7 +106,7 @@ export class Projector {
   }
 
   private async syncUserSummaries(orders: OrderDoc[]): Promise<void> {
-    const changed = await Promise.all(
+    const changed = await settled(
       [...groupBy(orders, (o) => o.user_id)].map(async ([userId, os]) => {
         const before = (await this.load(this.read.userSummaries, numericKey(userId))) ?? emptySummary(userId);
         const after = os.reduce(withOrder, before);
@@ -117,7 +117,7 @@ export class Projector {
   }
 
   private async syncStatistics(orders: OrderDoc[]): Promise<void> {
-    const shards = await Promise.all(
+    const shards = await settled(
       [...groupBy(orders, (o) => statShard(o.order_id))].map(async ([shard, os]) => {
         const before = (await this.load(this.read.statsDigests, numericKey(shard))) ?? emptyDigestShard(shard);
         return { before, after: os.reduce(withOrderDigest, before) };
@@ -127,7 +127,7 @@ export class Projector {
     // The totals follow the digests' revision. A crash between the two
     // writes is mended when the event comes again (a duplicate): then the
     // totals' revision is checked against the digests'.
-    const stale = await Promise.all(
+    const stale = await settled(
       shards.map(async ({ before, after }) => (after !== before || (await this.load(this.read.statsTotals, after._id))?.rev !== after.rev ? after : undefined)),
     );
     const now = new Date();
@@ -161,6 +161,18 @@ export class Projector {
 
 /** Keyed by collection name too, so a rebuild's switch to fresh collections starts cold. */
 const cacheKey = (coll: { collectionName: string }, id: string) => `${coll.collectionName}/${id}`;
+
+/**
+ * Promise.all, but waits for every branch before failing: a batch that
+ * failed must have no read or write still in flight when it is retried, or
+ * an older document could land (in the store or the cache) after a newer one.
+ */
+async function settled<T extends readonly unknown[]>(branches: [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
+  const results = await Promise.allSettled(branches);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
 
 function groupBy<T, K>(items: T[], key: (t: T) => K): Map<K, T[]> {
   const groups = new Map<K, T[]>();

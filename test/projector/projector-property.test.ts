@@ -347,6 +347,30 @@ describe('projector against the real store', () => {
     });
   }, 30_000);
 
+  test('a failed batch fails only once none of its writes is still in flight', async () => {
+    await withDatabases(async (writeDb, readDb) => {
+      const es = new EventStore(writeDb);
+      const read = new ReadStore(readDb);
+      // The orders' write is slow; the other stream of the batch fails at once.
+      const orders = readDb.collection<OrderDoc>('orders');
+      const bulkWrite = orders.bulkWrite.bind(orders);
+      orders.bulkWrite = (async (...args: Parameters<typeof bulkWrite>) => {
+        await new Promise((r) => setTimeout(r, 300));
+        return bulkWrite(...args);
+      }) as typeof orders.bulkWrite;
+      Object.defineProperty(read, 'orders', { get: () => orders });
+      const orderId = uuid(44);
+      const [commit] = commitsOf(orderStream(orderId), initialOrder(), decideOrder, evolveOrder, orderCommands(orderId, { userId: 3, lines: [{ productId: 101, quantity: 1 }], path: 'PENDING' }));
+      const [v1] = (await es.append(commit.streamId, 0, commit.events, { correlationId: 'c', causationId: 'c' }, commit.stateAfter)) as Envelope[];
+      const orphan: Envelope = { ...v1, eventId: 'orphan', streamId: productStream(999), version: 3, payload: { $case: 'inventoryUpdated', value: { productId: 999, productName: 'x', unitPriceCents: 1, totalQuantity: 1, lowStockThreshold: 0 } } };
+
+      const projector = new Projector(read, es, silent);
+      await expect(within(projector.handleBatch([redeliver(v1), orphan]), HANDLE_TIMEOUT_MS, 'the batch')).rejects.toThrow('missing events 1..3');
+      // Had the failure been reported early, this write would still be on its way.
+      expect(await read.orders.findOne({ _id: orderId })).toMatchObject({ version: 1 });
+    });
+  }, 30_000);
+
   test('a projector that forgot its cache never writes an order back to an older version', async () => {
     await withDatabases(async (writeDb, readDb) => {
       const es = new EventStore(writeDb);
