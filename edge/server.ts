@@ -50,6 +50,8 @@ interface Outcome {
   grpcMethod?: string;
   grpcStatus?: number;
   httpStatus: number;
+  /** Body fields the request message does not define, dropped as Envoy drops them. */
+  ignoredFields?: string[];
 }
 
 export async function createEdge(opts: EdgeOptions): Promise<Edge> {
@@ -114,6 +116,7 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
     path,
     ...(routedPath !== undefined && routedPath !== path ? { normalizedPath: routedPath } : {}),
     ...(screened.dropped.length ? { droppedHeaders: screened.dropped } : {}),
+    ...(outcome.ignoredFields?.length ? { ignoredFields: outcome.ignoredFields } : {}),
     grpcMethod: outcome.grpcMethod,
     grpcStatus: outcome.grpcStatus,
     httpStatus: outcome.httpStatus,
@@ -153,14 +156,15 @@ async function transcode(ctx: Context, req: IncomingMessage, res: ServerResponse
   const match = ctx.table.lookup(req.method ?? 'GET', path);
   if (!match) throw noRoute(ctx, req.method ?? 'GET', path);
   const grpcMethod = match.route.rpc.grpcPath;
+  const ignoredFields: string[] = [];
   try {
     const body = await readBody(req, ctx.options.maxRequestBodySize);
-    const request = encodeRequest(match.route, { bindings: match.bindings, query: parseQuery(query, ctx.options.queryParamUnescapePlus), body }, ctx.descriptor.registry, ctx.options);
+    const request = encodeRequest(match.route, { bindings: match.bindings, query: parseQuery(query, ctx.options.queryParamUnescapePlus), body }, ctx.descriptor.registry, ctx.options, ignoredFields);
     const metadata = requestMetadata(headers, requestId, req.socket.remoteAddress);
     const outcome = match.route.serverStreaming ? await callStreaming(ctx, match, request, metadata, res) : await callUnary(ctx, match, request, metadata, res);
-    return { grpcMethod, ...outcome };
+    return { grpcMethod, ignoredFields, ...outcome };
   } catch (err) {
-    return { grpcMethod, ...sendLocalError(ctx, res, err) };
+    return { grpcMethod, ignoredFields, ...sendLocalError(ctx, res, err) };
   }
 }
 

@@ -2,12 +2,14 @@
 // way Envoy's transcoder builds them: path variables and query parameters
 // become field bindings, then the body (whole message for "*", one field
 // otherwise) is merged on top, so on a conflict the body wins, as Envoy's
-// default (reject_binding_body_field_collisions off) does.
+// default (reject_binding_body_field_collisions off) does. Body fields the
+// message does not define are dropped, at every depth, as Envoy drops them
+// (see dropUnknownFields).
 import {
   create,
   fromBinary,
   fromJson,
-  mergeFromJsonString,
+  mergeFromJson,
   ScalarType,
   toBinary,
   toJson,
@@ -50,18 +52,92 @@ export interface QueryOptions {
   ignoredQueryParameters: readonly string[];
 }
 
-/** The gRPC request message bytes for an HTTP request on `route`. */
-export function encodeRequest(route: Route, input: RequestInput, registry: Registry, options: QueryOptions): Uint8Array {
+/**
+ * The gRPC request message bytes for an HTTP request on `route`. Body fields
+ * the request message does not define are ignored, as Envoy ignores them;
+ * their paths (`colour`, `items[0].colour`) are pushed onto `ignoredFields`
+ * when it is given, for the request's log line.
+ */
+export function encodeRequest(route: Route, input: RequestInput, registry: Registry, options: QueryOptions, ignoredFields?: string[]): Uint8Array {
   const schema = route.rpc.method.input;
   const fromUrl = bindingsJson(schema, [...input.bindings, ...queryBindings(schema, input.query, options)]);
   const message = parse(() => fromJson(schema, fromUrl, { registry }), 'invalid path or query parameter');
   const text = input.body?.toString('utf8') ?? '';
   if (route.binding.body !== '' && text.trim() !== '') {
-    checkJsonSyntax(text);
-    const json = route.bodyField ? nestJsonText(route.bodyField, text) : text;
-    parse(() => mergeFromJsonString(schema, message, json, { registry }), 'invalid JSON body');
+    const body = parseJson(text);
+    const json = route.bodyField ? nestJson(route.bodyField, body) : body;
+    const dropped: string[] = [];
+    const known = dropUnknownFields(schema, json, '', registry, dropped);
+    parse(() => mergeFromJson(schema, message, known, { registry }), 'invalid JSON body');
+    ignoredFields?.push(...dropped);
   }
   return toBinary(schema, message);
+}
+
+/**
+ * Envoy's transcoder (grpc-httpjson-transcoding's RequestMessageTranslator)
+ * writes the body with protobuf's ProtoStreamObjectWriter and
+ * `ignore_unknown_fields = true`: a key that names no field of its message
+ * (by proto or JSON name) is skipped with whatever value it holds, in nested
+ * messages, message lists and message map values too. Unknown enum names are
+ * still refused (`ignore_unknown_enum_values` stays false), so this strips
+ * keys from the JSON rather than using @bufbuild/protobuf's
+ * `ignoreUnknownFields`, which would also swallow unknown enum names.
+ * Well-known types with a JSON form of their own are left to the parser.
+ */
+function dropUnknownFields(desc: DescMessage, json: JsonValue, at: string, registry: Registry, dropped: string[]): JsonValue {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return json; // a type error, for the parser to name
+  if (desc.typeName === 'google.protobuf.Any') return dropUnknownInAny(json, at, registry, dropped);
+  if (SPECIAL_JSON.has(desc.typeName)) return json;
+  const fields = fieldsByJsonKey(desc);
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(json)) {
+    const field = fields.get(key);
+    const path = at ? `${at}.${key}` : key;
+    if (!field) {
+      // `[pkg.ext]` names an extension: the registry resolves it, or the parser names it.
+      if (key.startsWith('[') && key.endsWith(']')) out[key] = value;
+      else dropped.push(path);
+      continue;
+    }
+    if (field.fieldKind === 'message') out[key] = dropUnknownFields(field.message, value, path, registry, dropped);
+    else if (field.fieldKind === 'list' && field.listKind === 'message' && Array.isArray(value))
+      out[key] = value.map((v, i) => dropUnknownFields(field.message, v, `${path}[${i}]`, registry, dropped));
+    else if (field.fieldKind === 'map' && field.mapKind === 'message' && value !== null && typeof value === 'object' && !Array.isArray(value))
+      out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, dropUnknownFields(field.message, v, `${path}[${JSON.stringify(k)}]`, registry, dropped)]));
+    else out[key] = value;
+  }
+  return out;
+}
+
+/** An Any is `@type` plus the packed message's fields (or `value` for a well-known type). */
+function dropUnknownInAny(json: JsonObject, at: string, registry: Registry, dropped: string[]): JsonValue {
+  const typeUrl = json['@type'];
+  const packed = typeof typeUrl === 'string' ? registry.getMessage(typeUrl.slice(typeUrl.lastIndexOf('/') + 1)) : undefined;
+  if (!packed || SPECIAL_JSON.has(packed.typeName) || packed.typeName === 'google.protobuf.Any') return json;
+  const { '@type': type, ...rest } = json;
+  const kept = dropUnknownFields(packed, rest, at, registry, dropped) as JsonObject;
+  return { '@type': type, ...kept };
+}
+
+/** Well-known types whose JSON is not an object of their fields (proto3 JSON mapping). */
+const SPECIAL_JSON = new Set(
+  ['Any', 'Struct', 'Value', 'ListValue', 'NullValue', 'Timestamp', 'Duration', 'FieldMask', 'DoubleValue', 'FloatValue', 'Int64Value', 'UInt64Value', 'Int32Value', 'UInt32Value', 'BoolValue', 'StringValue', 'BytesValue'].map((n) => `google.protobuf.${n}`),
+);
+
+const keyCache = new WeakMap<DescMessage, Map<string, DescField>>();
+/** A message's fields by every JSON key the parser accepts for them: proto name and JSON name. */
+function fieldsByJsonKey(desc: DescMessage): Map<string, DescField> {
+  let m = keyCache.get(desc);
+  if (!m) {
+    m = new Map();
+    for (const f of desc.fields) {
+      m.set(f.name, f);
+      m.set(f.jsonName, f);
+    }
+    keyCache.set(desc, m);
+  }
+  return m;
 }
 
 /**
@@ -122,13 +198,13 @@ function scalarJson(field: DescField, value: string, name: string): JsonValue {
 }
 
 /** A body mapped to one field is that field's JSON value: wrap it in its path. */
-function nestJsonText(fields: DescField[], text: string): string {
-  return fields.reduceRight((inner, f) => `{${JSON.stringify(f.name)}:${inner}}`, text);
+function nestJson(fields: DescField[], value: JsonValue): JsonValue {
+  return fields.reduceRight<JsonValue>((inner, f) => ({ [f.name]: inner }), value);
 }
 
-function checkJsonSyntax(text: string): void {
+function parseJson(text: string): JsonValue {
   try {
-    JSON.parse(text);
+    return JSON.parse(text) as JsonValue;
   } catch (err) {
     throw new TranscodeError(`malformed JSON body: ${(err as Error).message}`);
   }
