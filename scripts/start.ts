@@ -1,10 +1,18 @@
-// `npm start`: the whole mesh on this machine, in the foreground; Ctrl-C stops it.
+// `npm start`: the whole mesh on this machine, in the foreground. Every child
+// is supervised: one that dies is restarted with back-off while the others
+// keep serving. Ctrl-C (or SIGTERM) stops everything; so does a child that
+// keeps crashing at start-up, and then npm start exits non-zero.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bool, common, port, readConfig, str } from '../lib/config';
-import { startMesh } from '../lib/mesh';
+import { SERVICES, startMesh, type Mesh, type ServiceName } from '../lib/mesh';
 import { repoRoot } from '../lib/paths';
+import { spawnChild, stopChild, Supervisor, type Child } from '../lib/processes';
 import { SAMPLE_CATALOG, stockSampleCatalog } from './sample-catalog';
+
+const say = (line: string) => process.stdout.write(`${'npm start'.padEnd(13)} ${line}\n`);
+const complain = (line: string) => process.stderr.write(`${'npm start'.padEnd(13)} ${line}\n`);
+const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
 
 async function main(): Promise<void> {
   const { MONGO_URL: _default, ...rest } = common;
@@ -19,56 +27,115 @@ async function main(): Promise<void> {
     // Stock a sample catalog on a fresh embedded store (never on MONGO_URL).
     SEED_CATALOG: bool(true),
   });
-  const mesh = await startMesh({
+  const onLine = (name: string, line: string) => process.stdout.write(`${name.padEnd(13)} ${line}\n`);
+  say(`starting the CQRS mesh: ${config.MONGO_URL ? `store ${redact(config.MONGO_URL)}` : `embedded store (data in ${config.DATA_DIR})`}, ${SERVICES.join(', ')}; RabbitMQ at ${redact(config.AMQP_URL)}`);
+
+  let mesh: Mesh | undefined;
+  let stopping = false;
+  let supervisor: Supervisor | undefined;
+  let exitCode = 0;
+  const shutdown = async (why: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    exitCode = code;
+    (code ? complain : say)(`${why}: stopping the mesh...`);
+    if (!mesh) return; // still starting: stopped as soon as startMesh settles (below)
+    await supervisor?.stop();
+    if (mesh) {
+      await mesh.stop();
+      // A restart that was under way may have left a child behind.
+      for (const c of mesh.children.values()) await stopChild(c, 5_000);
+    }
+    say(code ? 'stopped.' : 'stopped; bye.');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown('Ctrl-C', 0));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+
+  mesh = await startMesh({
     amqpUrl: config.AMQP_URL,
     mongoUrl: config.MONGO_URL || undefined,
     dataDir: config.DATA_DIR,
     ports: { edge: config.EDGE_PORT, command: config.COMMAND_GRPC_PORT, query: config.QUERY_GRPC_PORT, store: config.STORE_PORT },
     host: config.HOST,
     logLevel: config.LOG_LEVEL,
-    onLine: (name, line) => process.stdout.write(`${name.padEnd(13)} ${line}\n`),
+    onLine,
   });
-  const u = mesh.urls;
+  const m = mesh;
+  if (stopping) {
+    // Ctrl-C or SIGTERM while the mesh was starting.
+    await m.stop();
+    say('stopped; bye.');
+    process.exit(exitCode);
+  }
+  const u = m.urls;
   const marker = join(config.DATA_DIR, '.catalog-stocked');
   if (!config.MONGO_URL && config.SEED_CATALOG && !existsSync(marker)) {
     await stockSampleCatalog(u.command);
     writeFileSync(marker, `${new Date().toISOString()}\n`);
-    process.stdout.write(`stocked a sample catalog: products ${SAMPLE_CATALOG.map((p) => p.productId).join(', ')}\n`);
+    say(`stocked a sample catalog: products ${SAMPLE_CATALOG.map((p) => p.productId).join(', ')}`);
   }
+
+  supervisor = new Supervisor({
+    log: (line) => complain(line),
+    onGiveUp: (_name, reason) => void shutdown(`${reason}; giving up`, 1),
+  });
+  // A service restarts on the same ports and settings (Mesh.start); a start
+  // that fails leaves nothing running behind it.
+  const restartService = (name: ServiceName) => async (): Promise<Child> => {
+    try {
+      return await m.start(name);
+    } catch (err) {
+      const half = m.children.get(name);
+      if (half) await stopChild(half, 5_000);
+      throw err;
+    }
+  };
+  for (const name of SERVICES) supervisor.watch(name, m.children.get(name)!, restartService(name));
+  const store = m.children.get('store');
+  if (store) supervisor.watch('store', store, () => restartStore(m, config.DATA_DIR, onLine));
+
+  const pid = (name: ServiceName | 'store') => `(pid ${m.children.get(name)?.proc.pid})`;
   process.stdout.write(
     [
       '',
       'CQRS mesh is up:',
-      `  REST (edge)     ${u.edge}   e.g. curl -X POST ${u.edge}/cqrs/commands/orders -H 'Content-Type: application/json' -d '{"user_id":123,"product_id":456,"quantity":2}'`,
-      `  command-svc     grpc://${u.command}`,
-      `  query-svc       grpc://${u.query}`,
-      `  store           ${u.mongo}${config.MONGO_URL ? '' : ' (embedded FerretDB, data in ' + config.DATA_DIR + ')'}`,
-      `  rabbitmq        ${u.amqp.replace(/\/\/[^@/]*@/, '//***@')}`,
+      `  REST (edge)     ${u.edge}  ${pid('edge')}`,
+      `                  e.g. curl -X POST ${u.edge}/cqrs/commands/orders -H 'Content-Type: application/json' -d '{"user_id":123,"product_id":456,"quantity":2}'`,
+      `  command-svc     grpc://${u.command}  ${pid('command-svc')}`,
+      `  query-svc       grpc://${u.query}  ${pid('query-svc')}`,
+      `  projector-svc   consuming from RabbitMQ  ${pid('projector-svc')}`,
+      `  store           ${redact(u.mongo)}${config.MONGO_URL ? '' : `  ${pid('store')} (embedded FerretDB, data in ${config.DATA_DIR})`}`,
+      `  rabbitmq        ${redact(u.amqp)}`,
+      'A process that dies is restarted (with back-off); the others keep serving.',
       'Ctrl-C stops everything.',
       '',
     ].join('\n'),
   );
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write('stopping the mesh...\n');
-    await mesh.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
-  for (const [name, child] of mesh.children) {
-    void child.exited.then((code) => {
-      if (!stopping) {
-        process.stderr.write(`${name} exited unexpectedly (code ${code}); stopping the mesh\n`);
-        void mesh.stop().then(() => process.exit(1));
-      }
-    });
+}
+
+/** The embedded store again, on the port and data folder the services already use. */
+async function restartStore(m: Mesh, dataDir: string, onLine: (name: string, line: string) => void): Promise<Child> {
+  const { hostname, port: p } = new URL(m.urls.mongo);
+  const child = spawnChild({
+    name: 'store',
+    command: join(repoRoot, '.bin', 'store'),
+    args: ['-listen', `${hostname}:${p}`, '-data', dataDir],
+    ready: /^ready mongodb:\/\//,
+    onLine,
+  });
+  m.children.set('store', child);
+  try {
+    await child.ready;
+  } catch (err) {
+    await stopChild(child, 5_000);
+    throw err;
   }
+  return child;
 }
 
 main().catch((err: Error) => {
-  process.stderr.write(`npm start: ${err.message}\n`);
+  complain(err.message);
+  complain('the mesh did not start; nothing is left running.');
   process.exit(1);
 });
