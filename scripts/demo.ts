@@ -132,14 +132,40 @@ async function main(): Promise<void> {
   base = config.DEMO_URL;
   let mesh: Mesh | undefined;
   if (!(await meshAnswers(base))) {
-    say(`nothing answers on ${base}; starting a mesh for the demo...`);
-    const port = Number(new URL(base).port || 80);
-    mesh = await startMesh({ amqpUrl: config.AMQP_URL, dataDir: config.DATA_DIR, ports: { edge: port, command: 0, query: 0, store: 0 }, logLevel: 'warn' });
+    const edgeUrl = new URL(base);
+    const port = Number(edgeUrl.port || 80);
+    if (!['127.0.0.1', 'localhost'].includes(edgeUrl.hostname)) {
+      throw new Error(`nothing answers on ${base}, and the demo starts a mesh only on this machine (DEMO_URL on 127.0.0.1 or localhost)`);
+    }
+    say(`nothing answers on ${base}; starting a mesh for the demo (embedded store in ${config.DATA_DIR}, RabbitMQ at ${config.AMQP_URL.replace(/\/\/[^@/]*@/, '//***@')})...`);
+    // The services log at info: their "listening"/"consuming" lines are what
+    // startMesh waits for. Their output is kept, not shown, unless it fails.
+    const output: string[] = [];
+    const keep = (name: string, line: string) => {
+      output.push(`${name.padEnd(13)} ${line}`);
+      if (output.length > 200) output.splice(0, 100);
+    };
+    const started = Date.now();
+    try {
+      mesh = await startMesh({ amqpUrl: config.AMQP_URL, dataDir: config.DATA_DIR, host: '127.0.0.1', ports: { edge: port, command: 0, query: 0, store: 0 }, logLevel: 'info', onLine: keep });
+    } catch (err) {
+      throw new Error(`could not start a mesh: ${(err as Error).message}\n--- its last output ---\n${output.slice(-30).join('\n')}`);
+    }
+    say(`the demo's mesh is up in ${((Date.now() - started) / 1000).toFixed(1)} s (it stops when the demo ends)`);
+    const own = mesh;
+    const interrupt = () => void own.stop().then(() => process.exit(130));
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
+  } else {
+    say(`using the mesh that answers on ${base}`);
   }
   try {
     await scenario();
   } finally {
-    await mesh?.stop();
+    if (mesh) {
+      say('\nstopping the demo\'s mesh...');
+      await mesh.stop();
+    }
   }
   say(failures ? `\n${failures} check(s) failed` : '\nall checks passed');
   process.exit(failures ? 1 : 0);
