@@ -4,19 +4,15 @@
 // must turn NOT_SERVING when a dependency goes down. Runs the real grpcurl
 // binary against a test mesh; every call has a deadline.
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
 import { UpdateInventoryRequest, type UpdateInventoryResponse } from '../../gen/ts/cqrs/v1/command_service';
 import { stopChild } from '../../lib/processes';
 import { call, clients } from '../support/clients';
 import { getJson } from '../support/http';
 import { eventually, startTestMesh, type TestMesh } from '../support/mesh';
+import { findTool, GRPCURL } from '../support/tools';
 
 jest.setTimeout(90_000);
 
-const GRPCURL_VERSION = 'v1.9.4';
-const INSTALL = `go install github.com/fullstorydev/grpcurl/cmd/grpcurl@${GRPCURL_VERSION}`;
 const CALL_TIMEOUT_MS = 20_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -42,37 +38,12 @@ function exec(file: string, args: string[], timeoutMs = CALL_TIMEOUT_MS): Promis
   });
 }
 
-const isExecutable = (p: string) => {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/** grpcurl on PATH, else in $(go env GOPATH)/bin, else in ~/go/bin; or a failure that says how to install it. */
-async function findGrpcurl(): Promise<string> {
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    if (isExecutable(join(dir, 'grpcurl'))) return join(dir, 'grpcurl');
-  }
-  const gopath = await exec('go', ['env', 'GOPATH'], 10_000);
-  const dirs = gopath.code === 0 ? gopath.stdout.trim().split(delimiter).filter(Boolean) : [];
-  for (const dir of [...dirs, join(homedir(), 'go')]) {
-    if (isExecutable(join(dir, 'bin', 'grpcurl'))) return join(dir, 'bin', 'grpcurl');
-  }
-  throw new Error(
-    `grpcurl not found on PATH nor in $(go env GOPATH)/bin. These tests need the real binary; install it with\n  ${INSTALL}\n` +
-      '(then put $(go env GOPATH)/bin on PATH, or leave it there: this suite looks in it).',
-  );
-}
-
 let grpcurlBin: string;
 let mesh: TestMesh;
 let grpc: ReturnType<typeof clients>;
 
 beforeAll(async () => {
-  grpcurlBin = await findGrpcurl();
+  grpcurlBin = findTool(GRPCURL);
   mesh = await startTestMesh();
   grpc = clients(mesh.urls.command, mesh.urls.query);
 }, 120_000);

@@ -17,6 +17,7 @@ import { startMesh, type Mesh, type MeshOptions } from '../../lib/mesh';
 import { freePort, spawnChild, stopChild, type Child } from '../../lib/processes';
 import { repoRoot } from '../../lib/paths';
 import { createVhost, type TestVhost } from './rabbit';
+import { findTool, TOXIPROXY } from './tools';
 import { sleep, Workload } from './faults-workload';
 
 const run = promisify(execFile);
@@ -327,18 +328,10 @@ function logTail(dir: string): string {
 
 // ---------------------------------------------------------------- Toxiproxy
 
-/** Where `go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0` puts the binary. */
+/** Toxiproxy's server: $TOXIPROXY_SERVER, else .bin/go/toxiproxy-server (npm run test:tools), else PATH / $(go env GOPATH)/bin/server. */
 export function toxiproxyBinary(): string {
   if (process.env.TOXIPROXY_SERVER) return process.env.TOXIPROXY_SERVER;
-  let gopath = process.env.GOPATH;
-  if (!gopath) {
-    try {
-      gopath = execFileSync('go', ['env', 'GOPATH'], { timeout: 20_000 }).toString().trim();
-    } catch {
-      gopath = join(process.env.HOME ?? '/root', 'go');
-    }
-  }
-  return join(gopath.split(':')[0], 'bin', 'server');
+  return findTool(TOXIPROXY);
 }
 
 export interface Toxic {
@@ -356,9 +349,7 @@ export class Toxiproxy {
 
   static async start(): Promise<Toxiproxy> {
     const bin = toxiproxyBinary();
-    if (!existsSync(bin)) {
-      throw new Error(`Toxiproxy server not found at ${bin}: install it with \`go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0\``);
-    }
+    if (!existsSync(bin)) throw new Error(`Toxiproxy server not found at ${bin} (TOXIPROXY_SERVER)`);
     const port = await safePort();
     const child = spawnChild({ name: 'toxiproxy', command: bin, args: ['-host', '127.0.0.1', '-port', String(port)], ready: /API HTTP server starting|Starting Toxiproxy HTTP server|"port"/, timeoutMs: 15_000 });
     track(child.proc);
