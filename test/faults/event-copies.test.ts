@@ -11,8 +11,11 @@
 //    bounded number of attempts while the rest flow on; `dlq list` shows
 //    them; `dlq replay` puts one back (still poison: parked again) and the
 //    one whose history now exists goes through.
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { ConsumeMessage } from 'amqplib';
+import { MongoClient } from 'mongodb';
 import { EventEnvelope } from '../../gen/ts/cqrs/v1/events';
 import { stopChild } from '../../lib/processes';
 import {
@@ -25,6 +28,7 @@ const PROJECTOR_QUEUE = 'projector-svc.read-models';
 const ORDER_PROCESS_QUEUE = 'command-svc.order-process';
 const PROJECTOR_DLQ = `${PROJECTOR_QUEUE}.dead-letter`;
 
+const run = promisify(execFile);
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run(), 120_000);
 
@@ -37,6 +41,46 @@ async function drained(mesh: FaultMesh, timeoutMs = 60_000): Promise<boolean> {
     const d = await queueDepths(mesh.urls.amqp, [PROJECTOR_QUEUE, ORDER_PROCESS_QUEUE]);
     empty = Object.values(d).every((n) => n === 0) ? empty + 1 : 0;
     return empty >= 2;
+  }, timeoutMs, 500);
+}
+
+/** Messages on `queue` in the mesh's vhost, ready and delivered-but-unacknowledged together. */
+async function queueTotal(mesh: FaultMesh, queue: string): Promise<number> {
+  const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', '-p', mesh.vhost!.name, 'name', 'messages'], { timeout: 30_000 });
+  const row = stdout.split('\n').map((l) => l.trim().split(/\s+/)).find(([name]) => name === queue);
+  if (!row) throw new Error(`no queue ${queue} in vhost ${mesh.vhost!.name}`);
+  return Number(row[1]);
+}
+
+/** Waits (bounded) until the projector has acknowledged every delivery: nothing ready, nothing in flight. */
+async function applied(mesh: FaultMesh, timeoutMs = 60_000): Promise<boolean> {
+  return waitFor(async () => (await queueTotal(mesh, PROJECTOR_QUEUE)) === 0, timeoutMs, 250);
+}
+
+/** Ids of every event in the write store. */
+async function storedEventIds(mongoUrl: string): Promise<string[]> {
+  const mongo = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 5_000, retryWrites: false });
+  await mongo.connect();
+  try {
+    const commits = await mongo.db('cqrs_write').collection('commits').find({}).toArray();
+    return commits.flatMap((c) => (c.events as Array<{ buffer: Uint8Array }>).map((b) => EventEnvelope.decode(b.buffer).eventId));
+  } finally {
+    await mongo.close();
+  }
+}
+
+/**
+ * Waits (bounded) until every stored event has been published (the tap has
+ * it) and the order process has nothing left to react to, twice in a row.
+ */
+async function allPublished(mesh: FaultMesh, tap: Tap, timeoutMs = 60_000): Promise<boolean> {
+  let stable = 0;
+  return waitFor(async () => {
+    const seen = new Set(tap.messages.map((m) => String(m.properties.messageId)));
+    const stored = await storedEventIds(mesh.urls.mongo);
+    const idle = (await queueTotal(mesh, ORDER_PROCESS_QUEUE)) === 0;
+    stable = idle && stored.every((id) => seen.has(id)) ? stable + 1 : 0;
+    return stable >= 2;
   }, timeoutMs, 500);
 }
 
@@ -95,7 +139,7 @@ test('duplicated and shuffled copies of real events: read models equal the corre
     const again = w.rand.shuffle([...all, ...all].map(copyOf));
     await publishRaw(mesh.urls.amqp, again);
     expect(await drained(mesh)).toBe(true);
-    await sleep(500);
+    expect(await applied(mesh)).toBe(true);
     const after = comparable(await takeSnapshot(api, w));
     expect(after).toEqual(before);
 
@@ -107,9 +151,10 @@ test('duplicated and shuffled copies of real events: read models equal the corre
     watch.expectExit(projector.proc.pid);
     await stopChild(projector);
     await withTimeout(watch.guard(w.run(api, phaseB)), 120_000, 'phase B');
-    await sleep(2_500); // what the relay still had to publish
+    // What the relay still had to publish, and what the order process still
+    // had to react to, is out; the tap has received all of it.
+    expect(await allPublished(mesh, tap)).toBe(true);
     const purged = await purgeQueue(mesh.urls.amqp, PROJECTOR_QUEUE);
-    await sleep(1_500); // the tap has received everything published before the purge
     const everything = unique(tap.messages);
     const shuffled = w.rand.shuffle([...everything, ...w.rand.shuffle([...everything]).slice(0, Math.floor(everything.length / 2))].map(copyOf));
     await publishRaw(mesh.urls.amqp, shuffled);

@@ -4,12 +4,15 @@
 // they gave before; afterwards GetOrder / GetProductInventory /
 // GetUserSummary answer as before the rebuild, and the rebuilt read models
 // agree with the commands (the orders that ran during the rebuild included).
+import { randomUUID } from 'node:crypto';
 import type { ServiceError } from '@grpc/grpc-js';
+import { MongoClient } from 'mongodb';
 import pino from 'pino';
 import { rebuild } from '../../scripts/rebuild';
+import { READ_DB } from '../../lib/mongo';
 import { DEFAULT_NAMES } from '../../lib/read-store';
-import { Cleanup, keepLogsOnFailure, withTimeout } from '../support/faults-infra';
-import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
+import { Cleanup, keepLogsOnFailure, waitFor, withTimeout } from '../support/faults-infra';
+import { expectClean, report, settle, sleep, Workload, type MeshApi } from '../support/faults-workload';
 import { startWatchedMesh } from '../support/faults-mesh';
 
 const cleanup = new Cleanup();
@@ -77,7 +80,12 @@ test('rebuilt read models equal the live ones, while queries are served and comm
     const names = await withTimeout(rebuild(mesh.urls.mongo, ['orders', 'inventory', 'user_summaries'], pino({ level: 'silent' })), 120_000, 'the rebuild');
     const rebuildMs = Date.now() - t0;
     await withTimeout(watch.guard(load2), 120_000, 'phase 2');
-    await sleep(2_000); // past the services' pointer refresh
+    // Past the services' pointer refresh: query-svc answers from the rebuilt
+    // collections (a marker order that only the rebuilt \`orders\` holds is
+    // found), and the query loop has served a round of probes since then.
+    expect(await waitFor(() => answersFromRebuilt(mesh.urls.mongo, names.orders, api), 15_000, 100)).toBe(true);
+    const servedSince = served.total;
+    expect(await waitFor(async () => served.total >= servedSince + probes.length, 30_000, 50)).toBe(true);
     querying = false;
     await queries;
 
@@ -99,6 +107,32 @@ test('rebuilt read models equal the live ones, while queries are served and comm
     expectClean(v, mesh.logs);
   });
 }, 300_000);
+
+/**
+ * Whether query-svc reads `rebuiltOrders`: a copy of one of its orders under a
+ * fresh id is put there (nowhere else), looked up through GetOrder, and
+ * removed again before the answer is returned, so nothing else sees it.
+ */
+async function answersFromRebuilt(mongoUrl: string, rebuiltOrders: string, api: MeshApi): Promise<boolean> {
+  const mongo = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 5_000, retryWrites: false });
+  await mongo.connect();
+  const orders = mongo.db(READ_DB).collection<{ _id: string; order_id: string }>(rebuiltOrders);
+  const marker = randomUUID();
+  try {
+    const some = await orders.findOne({});
+    if (!some) return false;
+    await orders.insertOne({ ...some, _id: marker, order_id: marker });
+    try {
+      return (await api.getOrder(marker)).order?.orderId === marker;
+    } catch (err) {
+      if ((err as ServiceError).code === 5) return false; // NOT_FOUND: still on the old collections
+      throw err;
+    }
+  } finally {
+    await orders.deleteOne({ _id: marker }).catch(() => undefined);
+    await mongo.close();
+  }
+}
 
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x) =>
