@@ -134,7 +134,11 @@ export class Supervisor {
     return new Map([...this.watched].map(([n, w]) => [n, w.child]));
   }
 
-  /** Ends supervision and waits for a restart under way to settle (bounded by its own ready timeout). */
+  /**
+   * Ends supervision at once (no restart begins after this call returns) and
+   * resolves when a restart under way has settled (bounded by its ready
+   * timeout; stopping its child makes it settle sooner).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const w of this.watched.values()) clearTimeout(w.timer);

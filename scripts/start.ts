@@ -40,12 +40,12 @@ async function main(): Promise<void> {
     exitCode = code;
     (code ? complain : say)(`${why}: stopping the mesh...`);
     if (!mesh) return; // still starting: stopped as soon as startMesh settles (below)
-    await supervisor?.stop();
-    if (mesh) {
-      await mesh.stop();
-      // A restart that was under way may have left a child behind.
-      for (const c of mesh.children.values()) await stopChild(c, 5_000);
-    }
+    // No more restarts; one under way is stopped with the rest (its child is
+    // in mesh.children as soon as it is spawned), then swept once it settles.
+    const restarts = supervisor?.stop();
+    await mesh.stop();
+    await restarts;
+    for (const c of mesh.children.values()) await stopChild(c, 5_000);
     say(code ? 'stopped.' : 'stopped; bye.');
     process.exit(code);
   };
