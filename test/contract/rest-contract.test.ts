@@ -371,6 +371,26 @@ describe('POST /cqrs/commands/orders (CommandService.CreateOrder)', () => {
     const big = JSON.stringify({ user_id: U1, product_id: P1, quantity: 1, user_email: 'x'.repeat(1024 * 1024 + 1024) });
     expectEdgeError(await post('/cqrs/commands/orders', big), 413, RESOURCE_EXHAUSTED);
   });
+
+  test('body fields the request does not define are ignored, at any depth, as Envoy ignores them', async () => {
+    // A product nobody stocks: the order is accepted, then rejected by the order process; no stock is touched.
+    const user = freshId();
+    const product = unknownId();
+    const r = await post('/cqrs/commands/orders', { user_id: user, user_email: EMAIL, items: [{ product_id: product, quantity: 2, colour: 'red' }], auth: 'token', extra: { nested: [1, 2] } });
+    const body = expectJson(r, 200);
+    about(r, () => {
+      expectKeys(body, ['order_id', 'status', 'message']);
+      expect(body.status).toBe('PENDING');
+    });
+    // What was stored is the request without them: the same user, email and line.
+    const o = await orderWhen(body.order_id, (x) => x.status === 'REJECTED', 'rejected (unknown product)');
+    expect({ user_id: o.user_id, user_email: o.user_email, items: o.items.map((i: any) => ({ product_id: i.product_id, quantity: i.quantity })) }).toEqual({
+      user_id: user,
+      user_email: EMAIL,
+      items: [{ product_id: product, quantity: 2 }],
+    });
+    expect(JSON.stringify(o)).not.toMatch(/colour|auth|nested/);
+  });
 });
 
 describe('GET /cqrs/queries/orders/{order_id} (QueryService.GetOrder)', () => {
