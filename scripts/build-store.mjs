@@ -1,15 +1,41 @@
-// Builds the embedded FerretDB store (store/, Go) into .bin/store. Skipped when
-// the binary is newer than its sources, so repeated builds cost nothing.
+// Builds the embedded FerretDB store (store/, Go) into .bin/store.
+//
+// FerretDB is built from a patched copy of its released module: `go mod
+// download` puts v1.24.2's source in the Go module cache, this script copies
+// it into a git-ignored folder under .build/, applies store/patches/*.patch in
+// order, and builds with a generated go.mod (-modfile) that replaces the
+// module with that copy. store/go.mod stays as committed, and no third-party
+// source is kept in the repository: only our patches (store/README.md says
+// what they fix).
+//
+// Skipped when .bin/store was built from exactly the current inputs (every
+// Go source, go.mod, go.sum and patch in store/, and this script), recorded
+// as a hash beside the binary, so repeated builds cost nothing.
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(new URL(import.meta.url).pathname), '..');
+const script = fileURLToPath(import.meta.url);
+const root = join(dirname(script), '..');
+const storeDir = join(root, 'store');
 const out = join(root, '.bin', 'store');
-const sources = ['main.go', 'go.mod', 'go.sum'].map((f) => join(root, 'store', f));
+const stamp = `${out}.inputs`;
 
-const fresh = existsSync(out) && sources.every((s) => statSync(s).mtimeMs <= statSync(out).mtimeMs);
-if (fresh) process.exit(0);
+function inputs(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return inputs(p);
+    return /\.(go|mod|sum|patch)$/.test(e.name) ? [p] : [];
+  });
+}
+const sources = [...inputs(storeDir), script].sort();
+const hash = createHash('sha256');
+for (const s of sources) hash.update(`${relative(root, s)}\0`).update(readFileSync(s)).update('\0');
+const digest = hash.digest('hex');
+
+if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === digest) process.exit(0);
 
 try {
   execFileSync('go', ['version'], { stdio: 'ignore' });
@@ -18,5 +44,74 @@ try {
   console.error('Install Go, or set MONGO_URL to a MongoDB server and skip it with SKIP_STORE_BUILD=1.');
   process.exit(process.env.SKIP_STORE_BUILD ? 0 : 1);
 }
-console.log('build:store: building the FerretDB-based store (first build takes a few minutes)...');
-execFileSync('go', ['build', '-trimpath', '-o', out, '.'], { cwd: join(root, 'store'), stdio: 'inherit' });
+
+const MODULE = 'github.com/FerretDB/FerretDB';
+const goMod = readFileSync(join(storeDir, 'go.mod'), 'utf8');
+const version = new RegExp(`^\\s*${MODULE.replaceAll('.', '\\.')}\\s+(v\\S+)`, 'm').exec(goMod)?.[1];
+if (!version) throw new Error(`build:store: store/go.mod does not require ${MODULE}`);
+if (new RegExp(`^\\s*replace\\b[^\\n]*${MODULE.replaceAll('.', '\\.')}`, 'm').test(goMod)) {
+  throw new Error(`build:store: store/go.mod must not replace ${MODULE}; the build does that with store/patches/`);
+}
+const patches = sources.filter((s) => s.endsWith('.patch'));
+
+console.log(`build:store: building the FerretDB-based store with ${patches.length} patch(es) (first build takes a few minutes)...`);
+
+// One folder per run, so that two builds at once do not patch the same copy.
+const work = join(root, '.build', 'store', String(process.pid));
+const makeWritable = (p) => {
+  const st = lstatSync(p);
+  if (st.isSymbolicLink()) return;
+  chmodSync(p, st.mode | 0o200 | (st.isDirectory() ? 0o100 : 0));
+  if (st.isDirectory()) for (const e of readdirSync(p)) makeWritable(join(p, e));
+};
+const removeWork = () => {
+  if (!existsSync(work)) return;
+  makeWritable(work);
+  rmSync(work, { recursive: true, force: true });
+};
+
+removeWork();
+try {
+  const go = (args, opts = {}) => execFileSync('go', args, { cwd: storeDir, stdio: ['ignore', 'pipe', 'inherit'], ...opts });
+  let info;
+  try {
+    info = go(['mod', 'download', '-json', `${MODULE}@${version}`]);
+  } catch (e) {
+    info = e.stdout ?? '{}'; // the JSON carries the reason in Error
+  }
+  const { Dir: cached, Error: error } = JSON.parse(info.toString() || '{}');
+  if (!cached) throw new Error(`build:store: go mod download ${MODULE}@${version}: ${error ?? 'no directory'}`);
+
+  // The module cache is read-only; the copy must not be.
+  const src = join(work, `FerretDB@${version}`);
+  mkdirSync(work, { recursive: true });
+  cpSync(cached, src, { recursive: true });
+  makeWritable(src);
+  for (const patch of patches) {
+    // The copy lies inside this repository's work tree: the ceiling keeps git
+    // from finding the repository, so `git apply` patches the copy as plain files.
+    execFileSync('git', ['apply', '--whitespace=nowarn', patch], {
+      cwd: src,
+      stdio: 'inherit',
+      env: { ...process.env, GIT_CEILING_DIRECTORIES: work },
+    });
+  }
+
+  // -modfile reads store.sum beside store.mod; go.sum already has every sum
+  // (a directory replacement needs none of its own).
+  const modfile = join(work, 'store.mod');
+  writeFileSync(modfile, `${goMod.trimEnd()}\n\n// Generated by scripts/build-store.mjs: FerretDB with store/patches applied.\nreplace ${MODULE} ${version} => ${JSON.stringify(src)}\n`);
+  copyFileSync(join(storeDir, 'go.sum'), join(work, 'store.sum'));
+
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  go(['build', '-trimpath', `-modfile=${modfile}`, '-o', tmp, '.'], { stdio: 'inherit' });
+  renameSync(tmp, out);
+  writeFileSync(stamp, `${digest}\n`);
+} catch (e) {
+  // The failing command has printed its reason already.
+  console.error(`build:store: failed: ${String(e.message ?? e).split('\n')[0]}`);
+  process.exitCode = 1;
+} finally {
+  removeWork();
+}
