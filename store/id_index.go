@@ -16,9 +16,13 @@ import (
 // SQLite never uses that index and every lookup by _id scans the table.
 // This keeps an index on the exact lookup expression for every collection,
 // created as collections appear (and for data written by older builds).
+//
+// Each pass asks SQLite which collection tables lack the index rather than
+// remembering which it has indexed: FerretDB gives a collection that is
+// dropped and created again the same table name, and the new table starts
+// without the index.
 func keepIDIndexes(ctx context.Context, dir string, logger *slog.Logger) {
 	dbs := map[string]*sql.DB{}
-	done := map[string]bool{}
 	defer func() {
 		for _, db := range dbs {
 			db.Close()
@@ -39,7 +43,7 @@ func keepIDIndexes(ctx context.Context, dir string, logger *slog.Logger) {
 				}
 				dbs[file] = db
 			}
-			indexTables(ctx, db, file, done, logger)
+			indexTables(ctx, db, logger)
 		}
 		select {
 		case <-ctx.Done():
@@ -49,8 +53,16 @@ func keepIDIndexes(ctx context.Context, dir string, logger *slog.Logger) {
 	}
 }
 
-func indexTables(ctx context.Context, db *sql.DB, file string, done map[string]bool, logger *slog.Logger) {
-	rows, err := db.QueryContext(ctx, `SELECT table_name FROM "_ferretdb_collections"`)
+// idIndexSuffix names the lookup index after its table.
+const idIndexSuffix = "__id_lookup"
+
+// indexTables creates the lookup index on every collection table that lacks
+// it: one read of the schema when nothing is missing.
+func indexTables(ctx context.Context, db *sql.DB, logger *slog.Logger) {
+	rows, err := db.QueryContext(ctx, `
+		SELECT c.table_name FROM "_ferretdb_collections" c
+		WHERE EXISTS (SELECT 1 FROM sqlite_master t WHERE t.type = 'table' AND t.name = c.table_name)
+		AND NOT EXISTS (SELECT 1 FROM sqlite_master i WHERE i.type = 'index' AND i.name = c.table_name || ?)`, idIndexSuffix)
 	if err != nil {
 		return // a database FerretDB has not finished creating
 	}
@@ -63,15 +75,9 @@ func indexTables(ctx context.Context, db *sql.DB, file string, done map[string]b
 	}
 	rows.Close()
 	for _, t := range tables {
-		key := file + "/" + t
-		if done[key] {
-			continue
-		}
-		q := fmt.Sprintf(`CREATE UNIQUE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, t+"__id_lookup", t)
-		if _, err := db.ExecContext(ctx, q); err != nil {
+		q := fmt.Sprintf(`CREATE UNIQUE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, t+idIndexSuffix, t)
+		if _, err := db.ExecContext(ctx, q); err != nil && ctx.Err() == nil {
 			logger.Warn("cannot create _id lookup index", "table", t, "error", err)
-			continue
 		}
-		done[key] = true
 	}
 }
