@@ -40,7 +40,10 @@ function goTools() {
   for (const t of GO_TOOLS) if (!missing.includes(t)) say(`${t.name} ${t.version} already in .bin/go`);
   if (!missing.length) return;
   if (!works('go', ['version'])) {
-    for (const t of missing) problems.push(`${t.name}: the Go toolchain is needed to install it (GOBIN=${goBin} go install ${t.pkg}@${t.version})`);
+    for (const t of missing) {
+      const rename = t.built === t.name ? '' : ` && mv ${join(goBin, t.built)} ${join(goBin, t.name)}`;
+      problems.push(`${t.name}: the Go toolchain is needed to install it (GOBIN=${goBin} go install ${t.pkg}@${t.version}${rename})`);
+    }
     return;
   }
   mkdirSync(goBin, { recursive: true });
