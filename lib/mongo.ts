@@ -12,16 +12,54 @@ export const READ_DB = 'cqrs_read';
  * store returned.
  */
 export async function connectMongo(url: string, log?: Logger): Promise<MongoClient> {
+  const statsMs = statsEveryMs();
   const client = new MongoClient(url, {
     serverSelectionTimeoutMS: 5_000,
     connectTimeoutMS: 5_000,
     socketTimeoutMS: 30_000,
     maxPoolSize: 20,
     retryWrites: false, // FerretDB v1 has no retryable writes; our writes are idempotent by _id instead
+    monitorCommands: statsMs > 0, // off by default: no command events at all
   });
+  if (statsMs > 0 && log) countCommands(client, statsMs, log);
   await client.connect();
   watchClient(client, log);
   return client;
+}
+
+/** STORE_STATS_MS: when a positive number, store commands are counted and logged that often (the bench reads them). */
+function statsEveryMs(): number {
+  const ms = Number(process.env.STORE_STATS_MS ?? '');
+  return Number.isFinite(ms) && ms > 0 ? ms : 0;
+}
+
+/** Commands that keep the connection alive rather than do the service's work. */
+const HOUSEKEEPING = new Set(['ping', 'hello', 'isMaster', 'ismaster', 'endSessions', 'buildInfo', 'buildinfo']);
+
+/**
+ * Counts every command the client sends (bulkWrite shows as one insert,
+ * update or delete per batch) and logs the cumulative counts as "store
+ * commands" every `everyMs` when they changed, and when the client closes.
+ * Housekeeping (ping from health checks and the watchdog, hello, endSessions)
+ * is in `byCommand` too, and summed apart so it can be left out.
+ */
+function countCommands(client: MongoClient, everyMs: number, log: Logger): void {
+  const byCommand: Record<string, number> = {};
+  let total = 0;
+  let housekeeping = 0;
+  let logged = 0;
+  client.on('commandStarted', (e) => {
+    byCommand[e.commandName] = (byCommand[e.commandName] ?? 0) + 1;
+    total++;
+    if (HOUSEKEEPING.has(e.commandName)) housekeeping++;
+  });
+  const flush = () => {
+    if (total === logged) return;
+    logged = total;
+    log.info({ total, housekeeping, work: total - housekeeping, byCommand: { ...byCommand } }, 'store commands');
+  };
+  setInterval(flush, everyMs).unref();
+  client.on('topologyClosed', flush);
 }
 
 const STUCK_AFTER_MS = 12_000;
