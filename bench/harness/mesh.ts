@@ -8,11 +8,39 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MongoClient } from 'mongodb';
-import { startMesh, type Mesh, type ServiceName } from '../../lib/mesh';
+import { SERVICES, startMesh, type Mesh, type ServiceName } from '../../lib/mesh';
 import { createVhost, type TestVhost } from '../../test/support/rabbit';
 
 export type ProcName = ServiceName | 'store';
 export const PROCS: ProcName[] = ['store', 'command-svc', 'projector-svc', 'query-svc', 'edge'];
+
+/** How often each service logs its cumulative store command counts (lib/mongo.ts, STORE_STATS_MS). */
+export const STORE_STATS_MS = 200;
+
+/** One service process's cumulative store commands, from its latest "store commands" line. */
+export interface StoreCounts {
+  /** Every command sent. */
+  total: number;
+  /** total − housekeeping: the round trips that do the service's work. */
+  work: number;
+  /** ping, hello, endSessions…: health checks, the watchdog, the driver. */
+  housekeeping: number;
+  byCommand: Record<string, number>;
+}
+
+export const emptyCounts = (): StoreCounts => ({ total: 0, work: 0, housekeeping: 0, byCommand: {} });
+
+/** a − b, command by command (both cumulative). */
+export function countsSince(a: StoreCounts, b: StoreCounts): StoreCounts {
+  const byCommand: Record<string, number> = {};
+  for (const k of new Set([...Object.keys(a.byCommand), ...Object.keys(b.byCommand)])) {
+    const d = (a.byCommand[k] ?? 0) - (b.byCommand[k] ?? 0);
+    if (d) byCommand[k] = d;
+  }
+  return { total: a.total - b.total, work: a.work - b.work, housekeeping: a.housekeeping - b.housekeeping, byCommand };
+}
+
+type OrderWaiter = (type: string, at: number) => boolean;
 
 /** What the services' log lines tell: events stored and projected, with times. */
 export class LogTap {
@@ -20,14 +48,24 @@ export class LogTap {
   readonly stored: number[] = [];
   /** performance.now() of every event the projector applied. */
   readonly projected: number[] = [];
-  /** First time an order stream's version-1 event was projected, while tracking. */
+  /** First time any event of an order stream was projected (with gap-filling, that includes version 1), while tracking. */
   readonly orderProjectedAt = new Map<string, number>();
   tracking = false;
+  /** While set, every order the order process validates or rejects is recorded in `decisions`. */
+  trackDecisions = false;
+  readonly decisions = new Map<string, { at: number; validated: boolean }>();
+  /** Events stored, by type (orderInitiated, inventoryReserved, orderPaid, inventorySold…). */
+  readonly storedByType = new Map<string, number>();
+  /** When each process (by pid) logged its readiness line ("… consuming", "… listening"). */
+  readonly readyAt = new Map<number, number>();
+  /** Latest cumulative store command counts, by service and pid (a restarted service starts again from 0). */
+  readonly storeCounts = new Map<string, Map<number, StoreCounts>>();
   errors: string[] = [];
   warnings = 0;
   deadLettered = 0;
   /** Orders the order process validated or rejected. */
   decided = 0;
+  private readonly orderWaiters = new Map<string, OrderWaiter[]>();
 
   line(name: string, line: string): void {
     if (line.charCodeAt(0) !== 123 /* { */) return;
@@ -36,23 +74,88 @@ export class LogTap {
       // An event ahead of a gap is applied with the missing ones ("filled").
       const filled = Number(/"filled":(\d+)/.exec(line)?.[1] ?? 0);
       for (let i = 0; i <= filled; i++) this.projected.push(now);
-      if (this.tracking) {
-        const m = /"streamId":"order-([^"]+)","version":1,/.exec(line);
-        if (m && !this.orderProjectedAt.has(m[1])) this.orderProjectedAt.set(m[1], now);
+      if (this.tracking || this.orderWaiters.size) {
+        const m = /"streamId":"order-([^"]+)"/.exec(line);
+        if (m) {
+          if (this.tracking && !this.orderProjectedAt.has(m[1])) this.orderProjectedAt.set(m[1], now);
+          const waiters = this.orderWaiters.get(m[1]);
+          if (waiters) {
+            const type = /"type":"(\w+)"/.exec(line)?.[1] ?? '';
+            const left = waiters.filter((w) => !w(type, now));
+            if (left.length) this.orderWaiters.set(m[1], left);
+            else this.orderWaiters.delete(m[1]);
+          }
+        }
       }
       return;
     }
     if (name === 'command-svc' && line.includes('"msg":"events stored"')) {
       const now = performance.now();
+      for (const m of line.matchAll(/"type":"(\w+)"/g)) {
+        this.storedByType.set(m[1], (this.storedByType.get(m[1]) ?? 0) + 1);
+        if (m[1] === 'orderValidated' || m[1] === 'orderRejected') {
+          this.decided++;
+          if (this.trackDecisions) {
+            const id = /"streamId":"order-([^"]+)"/.exec(line)?.[1];
+            if (id && !this.decisions.has(id)) this.decisions.set(id, { at: now, validated: m[1] === 'orderValidated' });
+          }
+        }
+      }
       const n = (line.match(/"eventId"/g) ?? []).length || 1;
       for (let i = 0; i < n; i++) this.stored.push(now);
-      if (line.includes('"type":"orderValidated"') || line.includes('"type":"orderRejected"')) this.decided++;
       return;
     }
+    if (line.includes('"msg":"store commands"')) {
+      try {
+        const o = JSON.parse(line) as StoreCounts & { pid: number };
+        const byPid = this.storeCounts.get(name) ?? this.storeCounts.set(name, new Map()).get(name)!;
+        byPid.set(o.pid, { total: o.total, work: o.work, housekeeping: o.housekeeping, byCommand: o.byCommand ?? {} });
+      } catch {
+        /* a line we cannot read is not counted */
+      }
+      return;
+    }
+    const ready = /"pid":(\d+).*"msg":"[a-z-]+ (?:consuming|listening)"/.exec(line);
+    if (ready) this.readyAt.set(Number(ready[1]), performance.now());
     if (line.includes('"level":50') || line.includes('"level":60')) {
       if (this.errors.length < 50) this.errors.push(`${name}: ${line.slice(0, 400)}`);
     } else if (line.includes('"level":40')) this.warnings++;
     if (line.includes('dead-lettered')) this.deadLettered++;
+  }
+
+  /** Store command counts of one service, summed over every process it has had. */
+  countsOf(service: string): StoreCounts {
+    const sum = emptyCounts();
+    for (const c of this.storeCounts.get(service)?.values() ?? []) {
+      sum.total += c.total;
+      sum.work += c.work;
+      sum.housekeeping += c.housekeeping;
+      for (const [k, v] of Object.entries(c.byCommand)) sum.byCommand[k] = (sum.byCommand[k] ?? 0) + v;
+    }
+    return sum;
+  }
+
+  /**
+   * Resolves true as soon as projector-svc logs an event of the order's stream
+   * (of `type`, when given), false after `timeoutMs` without one.
+   */
+  whenOrderProjected(orderId: string, timeoutMs: number, type?: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const waiter: OrderWaiter = (t) => {
+        if (type && t !== type) return false;
+        clearTimeout(timer);
+        resolve(true);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        const list = this.orderWaiters.get(orderId)?.filter((w) => w !== waiter);
+        if (list?.length) this.orderWaiters.set(orderId, list);
+        else this.orderWaiters.delete(orderId);
+        resolve(false);
+      }, timeoutMs);
+      const list = this.orderWaiters.get(orderId) ?? this.orderWaiters.set(orderId, []).get(orderId)!;
+      list.push(waiter);
+    });
   }
 
   /** How many of the (ascending) times are at or after `t`. */
@@ -110,6 +213,9 @@ export async function startBenchMesh(opts: { env?: Partial<Record<ServiceName, N
   const dataDir = mkdtempSync(join(tmpdir(), 'cqrs-bench-store-'));
   const tap = new LogTap();
   const recent: string[] = [];
+  // Every service counts its store commands and logs them (lib/mongo.ts); the tap reads the lines.
+  const env: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {};
+  for (const svc of SERVICES) env[svc] = { STORE_STATS_MS: String(STORE_STATS_MS), ...opts.env?.[svc] };
   let mesh: Mesh;
   try {
     mesh = await startMesh({
@@ -117,7 +223,7 @@ export async function startBenchMesh(opts: { env?: Partial<Record<ServiceName, N
       dataDir,
       ports: { edge: 0, command: 0, query: 0, store: 0 },
       logLevel: opts.logLevel ?? 'info',
-      env: opts.env,
+      env,
       onLine: (name, line) => {
         tap.line(name, line);
         recent.push(`${name}: ${line}`);
