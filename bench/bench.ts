@@ -21,7 +21,9 @@ import { ratePerWindow } from './stats';
 import { judgeTargets } from './targets';
 import { runBaselines } from './workloads/baselines';
 import { runCommands, stockCatalog } from './workloads/commands';
+import { runBursts } from './workloads/bursts';
 import { runProjection } from './workloads/projection';
+import { runRoundtrips } from './workloads/roundtrips';
 import { runGrowth, runQueries } from './workloads/queries';
 
 export interface BenchOptions {
@@ -44,7 +46,7 @@ export interface BenchOutput {
   results: BenchResults;
 }
 
-const PLANNED_SEC: Record<Mode, number> = { smoke: 25, quick: 90, full: 840 };
+const PLANNED_SEC: Record<Mode, number> = { smoke: 45, quick: 200, full: 960 };
 
 export async function runBench(o: BenchOptions = {}): Promise<BenchOutput> {
   const mode: Mode = o.smoke ? 'smoke' : (o.mode ?? 'full');
@@ -130,9 +132,12 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutput> {
     await phase('setup', () => stockCatalog(ctx));
     if (only.has('baselines')) await phase('baselines', () => runBaselines(ctx));
     if (only.has('commands')) await phase('commands', () => runCommands(ctx));
+    if (only.has('roundtrips')) await phase('roundtrips', () => runRoundtrips(ctx));
     if (only.has('projection')) await phase('projection', () => runProjection(ctx));
     if (only.has('queries')) await phase('queries', () => runQueries(ctx));
     if (only.has('growth')) await phase('growth', () => runGrowth(ctx));
+    // Last: the flash sale leaves one product with every burst order's reservation open.
+    if (only.has('bursts')) await phase('bursts', () => runBursts(ctx));
     bm.phase = 'end';
     bm.sample();
     // What the stores hold at the end (a growing outbox or dead-letter queue would show here).
@@ -203,6 +208,9 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutput> {
     notes: ctx.notes,
     charts: [],
     cpuProfiles,
+    roundtrips: ctx.roundtrips,
+    docSizes: ctx.docSizes,
+    bursts: ctx.bursts,
   };
   progress.step('writing results, charts and RESULTS.md');
   results.charts = writeCharts(results, ctx.distributions, outDir, stem);

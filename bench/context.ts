@@ -4,12 +4,16 @@
 import { performance } from 'node:perf_hooks';
 import type { Profile, Workload } from './config';
 import type { Figures, Series } from './figures';
-import type { BenchMesh } from './harness/mesh';
+import { STORE_STATS_MS, type BenchMesh, type StoreCounts } from './harness/mesh';
 import type { Grpc, HttpClient } from './harness/clients';
 import type { Progress } from './progress';
 import amqp from 'amqplib';
+import type { ServiceName } from '../lib/mesh';
 import { stopChild } from '../lib/processes';
 import { sleep } from './load';
+import type { RoundtripTable } from './workloads/roundtrips';
+import type { DocSizeTable } from './workloads/docsize';
+import type { BurstRow } from './workloads/bursts';
 
 export interface Product {
   productId: number;
@@ -67,6 +71,12 @@ export interface Ctx {
   maxCommandRate?: number;
   /** Dataset size the query workload ran at. */
   queriesAt?: number;
+  /** Store round trips per order, per service and phase (the roundtrips workload). */
+  roundtrips?: RoundtripTable;
+  /** Largest document per collection at each growth size (the growth workload). */
+  docSizes?: DocSizeTable;
+  /** Bursts and the flash sale (the bursts workload). */
+  bursts?: BurstRow[];
 }
 
 export const relTime = (ctx: Ctx, t: number) => (t - ctx.t0) / 1000;
@@ -162,7 +172,7 @@ export async function purgeBacklog(ctx: Ctx, why: string): Promise<void> {
     ctx.bm.sample();
     if (projector) await stopChild(projector, 1_000);
     await purge();
-    await ctx.bm.mesh.start('projector-svc');
+    await restartService(ctx, 'projector-svc', {}, `the purge at ${why}`);
     await ch.close();
   } finally {
     await conn.close().catch(() => undefined);
@@ -175,4 +185,54 @@ export async function purgeBacklog(ctx: Ctx, why: string): Promise<void> {
   }
   ctx.synthetic = tap.projected.length - tap.stored.length;
   ctx.notes.push(`${why}: the projection was ${behind} events behind; ${purged} queued messages were purged and projector-svc restarted, so the next step starts quiet`);
+}
+
+/**
+ * (Re)starts one service and waits for its readiness line. The launcher
+ * (lib/mesh.ts) gives up after 30 s; a restarted service that is still running
+ * then is waited for a while longer (`restartReadyCapMs`, bounded) and the
+ * run says so in its notes, rather than the whole run failing. One that is
+ * not ready by then fails the run, with its last lines. Returns ms until ready.
+ */
+export async function restartService(ctx: Ctx, name: ServiceName, env: NodeJS.ProcessEnv, why: string): Promise<number> {
+  const tap = ctx.bm.tap;
+  const t0 = performance.now();
+  try {
+    const child = await ctx.bm.mesh.start(name, env);
+    return (tap.readyAt.get(child.proc.pid ?? -1) ?? performance.now()) - t0;
+  } catch (err) {
+    const child = ctx.bm.mesh.children.get(name);
+    const pid = child?.proc.pid ?? -1;
+    const alive = () => child !== undefined && child.proc.exitCode === null && child.proc.signalCode === null;
+    if (!/not ready within/.test((err as Error).message) || !alive()) throw err;
+    const cap = ctx.p.restartReadyCapMs;
+    while (!tap.readyAt.has(pid) && alive() && performance.now() - t0 < cap) await sleep(50);
+    const readyAt = tap.readyAt.get(pid);
+    if (readyAt === undefined) {
+      throw new Error(`${name} (pid ${pid}), restarted for ${why}, was not ready within ${Math.round(cap / 1000)} s (${alive() ? 'still running' : 'exited'}); ${(err as Error).message}`);
+    }
+    ctx.notes.push(`${name}, restarted for ${why}, logged its readiness line only after ${((readyAt - t0) / 1000).toFixed(1)} s (the launcher waits 30 s; the bench waited up to ${Math.round(cap / 1000)} s)`);
+    return readyAt - t0;
+  }
+}
+
+/** The services that talk to the store. */
+export const STORE_CLIENTS = ['command-svc', 'projector-svc', 'query-svc'] as const;
+export type StoreClient = (typeof STORE_CLIENTS)[number];
+
+export interface StoreSnapshot {
+  at: number;
+  counts: Record<StoreClient, StoreCounts>;
+}
+
+/**
+ * The services' cumulative store command counts, once every service has
+ * logged what it did up to now (each logs them every STORE_STATS_MS).
+ */
+export async function storeSnapshot(ctx: Ctx): Promise<StoreSnapshot> {
+  const at = performance.now();
+  await sleep(2 * STORE_STATS_MS + 100);
+  const counts = {} as Record<StoreClient, StoreCounts>;
+  for (const s of STORE_CLIENTS) counts[s] = ctx.bm.tap.countsOf(s);
+  return { at, counts };
 }

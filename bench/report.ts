@@ -8,6 +8,9 @@ import type { PhaseCpu } from './context';
 import type { Figure, Series, Target } from './figures';
 import type { MachineInfo } from './harness/machine';
 import type { ProfileSummary } from './profile';
+import type { BurstRow } from './workloads/bursts';
+import type { DocSizeTable } from './workloads/docsize';
+import type { RoundtripTable } from './workloads/roundtrips';
 import { logHistogram, summarize, type Bin, type Summary } from './stats';
 
 export interface BenchResults {
@@ -28,6 +31,11 @@ export interface BenchResults {
   notes: string[];
   charts: string[];
   cpuProfiles: Record<string, ProfileSummary[]>;
+  /** Store round trips per order, per service and phase (absent when the workload did not run). */
+  roundtrips?: RoundtripTable;
+  /** Largest document per collection, by read-store size. */
+  docSizes?: DocSizeTable;
+  bursts?: BurstRow[];
 }
 
 export function distributionsOf(samples: Record<string, number[]>): BenchResults['distributions'] {
@@ -127,11 +135,14 @@ const fmt = (v: number | undefined, unit = ''): string => {
 
 const GROUPS: Array<[string, string]> = [
   ['commands', '1. Commands (typed gRPC clients, closed loop)'],
-  ['projection', '2. Projection'],
-  ['queries', '3. Queries: direct gRPC vs the edge (REST)'],
-  ['growth', '4. Growth of the read store'],
-  ['memory', '5. Memory (peak RSS, VmHWM)'],
-  ['baselines', '6. Raw baselines (same run, same machine)'],
+  ['roundtrips', '2. Store round trips per order'],
+  ['projection', '3. Projection'],
+  ['bursts', '4. Bursts and the flash sale (through the edge)'],
+  ['queries', '5. Queries: direct gRPC vs the edge (REST)'],
+  ['growth', '6. Growth of the read store'],
+  ['docsize', '7. Largest document per collection'],
+  ['memory', '8. Memory (peak RSS, VmHWM)'],
+  ['baselines', '9. Raw baselines (same run, same machine)'],
 ];
 
 export function renderMarkdown(r: BenchResults, resultsMdPath: string, outDir: string, jsonPath: string, analysisPath?: string): string {
@@ -160,6 +171,8 @@ export function renderMarkdown(r: BenchResults, resultsMdPath: string, outDir: s
   L.push('## Targets', '', '| target | result | measured | threshold |', '| --- | --- | --- | --- |');
   for (const t of r.targets) L.push(`| ${t.title} | ${passWord(t.pass)} | ${t.measured}${t.detail ? `<br><sub>${t.detail}</sub>` : ''} | ${t.threshold} |`);
   L.push('');
+
+  L.push(...roundtripSection(r), ...lagProbeSection(r), ...burstSection(r), ...docSizeSection(r));
 
   if (analysisPath && existsSync(analysisPath)) {
     L.push(readFileSync(analysisPath, 'utf8').trim(), '');
@@ -210,4 +223,97 @@ export function renderMarkdown(r: BenchResults, resultsMdPath: string, outDir: s
     L.push('');
   }
   return L.join('\n');
+}
+
+const med = (r: BenchResults, name: string) => r.figures.find((f) => f.name === name)?.median ?? NaN;
+
+/** Round trips per order: one row per service and phase, one column per command. */
+function roundtripSection(r: BenchResults): string[] {
+  const t = r.roundtrips;
+  if (!t) return [];
+  const L: string[] = ['## Store round trips per order', ''];
+  L.push(
+    `Counted by the services themselves: with \`STORE_STATS_MS\` set (the bench sets it for every service), \`lib/mongo.ts\` counts every command the driver sends (a \`bulkWrite\` is one insert, update or delete per batch) and logs the counts. ` +
+      `**create**: ${t.orders.create} CreateOrder, ${r.profile.roundtripConcurrency} in flight, until every order was validated (or rejected) and projected (${t.seconds.create.toFixed(1)} s${t.complete.create ? '' : ', **capped**: not all done'}); ` +
+      `**pay**: ProcessPayment of the ${t.orders.pay} validated orders until PAID was projected and the order process's Sell reaction stored and projected (${t.seconds.pay.toFixed(1)} s${t.complete.pay ? '' : ', **capped**: not all done'}). ` +
+      'Left out: ping, hello and endSessions (health checks, the store watchdog, the driver), and each service\'s background round trips on the idle mesh (rate below, measured just before and subtracted command by command).',
+    '',
+  );
+  const commands = new Set<string>();
+  for (const bySvc of Object.values(t.perOrder)) for (const row of Object.values(bySvc)) for (const k of Object.keys(row)) if (k !== 'all') commands.add(k);
+  const cols = [...commands].sort();
+  L.push(`| service | phase | round trips per order | ${cols.join(' | ')} | idle round trips/s |`, `| --- | --- | --- | ${cols.map(() => '---').join(' | ')} | --- |`);
+  for (const [svc, phases] of Object.entries(t.perOrder)) {
+    for (const [phase, row] of Object.entries(phases)) {
+      L.push(`| ${svc} | ${phase} | **${fmt(row.all)}** | ${cols.map((c) => (row[c] ? fmt(row[c]) : '')).join(' | ')} | ${fmt(t.idlePerSec[svc as keyof typeof t.idlePerSec])} |`);
+    }
+  }
+  L.push(`| all services | create | **${fmt(med(r, 'roundtrips.total.create.per_order'))}** | ${cols.map(() => '').join(' | ')} | |`);
+  L.push(`| all services | pay | **${fmt(med(r, 'roundtrips.total.pay.per_order'))}** | ${cols.map(() => '').join(' | ')} | |`);
+  L.push('', `**Per paid order, every service, create + pay: ${fmt(med(r, 'roundtrips.total.per_paid_order'))} round trips** (target ≤ 6).`, '');
+  return L;
+}
+
+/** How the lag is probed, with what the probes cost in this run. */
+function lagProbeSection(r: BenchResults): string[] {
+  if (!r.figures.some((f) => f.name.startsWith('projection.r80.'))) return [];
+  const row = (k: string) =>
+    `${k === 'r80' ? '80%' : '50%'} hold: ${fmt(med(r, `projection.${k}.probe_get_order_per_s`))} GetOrder calls/s from the probes (${fmt(med(r, `projection.${k}.probe_calls_per_probe`))} per probe; ${fmt(med(r, `projection.${k}.probe_signalled`), 'fraction')} of the probes found the order right after the projector's line); ` +
+    `query-svc sent ${fmt(med(r, `projection.${k}.query_svc_store_roundtrips_per_s`))} store round trips/s, ${fmt(med(r, `projection.${k}.probe_store_share`), 'fraction')} of the ${fmt(med(r, `projection.${k}.store_roundtrips_per_s`))}/s all services sent`;
+  return [
+    '## How the lag is probed',
+    '',
+    `The lag is command acknowledged → the first GetOrder (query-svc) that finds the order. One acknowledged order per ${r.profile.lagProbeEveryMs} ms is probed. ` +
+      "A probe does not poll blindly: it waits for projector-svc's own \"event projected\" line for that order's stream (the bench reads the services' log lines anyway) and then calls GetOrder; " +
+      'if GetOrder does not show the order yet it asks again after 5 ms, doubling up to 100 ms; without the line it still asks after 250 ms, doubling up to 4 s, so a missed line cannot hang it. ' +
+      'A probe thus costs about one GetOrder whatever the lag (the previous probe polled every 10 ms, so a lagging projector drew ever more GetOrder calls onto the store it shares). ' +
+      "A probe answered right after the line overstates the lag by one GetOrder and the time the line takes to reach the bench (a few tens of ms at most when checked); one answered by a blind check, by at most the time since the previous check. What the probes cost in this run (query-svc has no other caller during the holds):",
+    '',
+    `- ${row('r50')}`,
+    `- ${row('r80')}`,
+    '',
+  ];
+}
+
+function burstSection(r: BenchResults): string[] {
+  const rows = r.bursts;
+  if (!rows?.length) return [];
+  const L = ['## Bursts and the flash sale', ''];
+  L.push(
+    `CreateOrder through the edge (REST), ${rows[0].concurrency} in flight for ${fmt(rows[0].burstSec)} s; then one more order, timed until the order process validated it and until GET through the edge showed it VALIDATED. Figures only.`,
+    '',
+    '| case | acknowledged /s | ack p99 ms | order process orders/s | projector events/s | undecided / unprojected at burst end | work-off after the burst | new order: validated after | visible VALIDATED after | rejected |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  for (const b of rows) {
+    const name = b.kind === 'flash' ? 'flash sale, 1 product' : `burst, ${b.products} products`;
+    const ms = (v: number | undefined) => (v === undefined ? 'n/a' : `${fmt(v / 1000)} s`);
+    L.push(`| ${name} | ${fmt(b.ackedPerSec)} (${b.acked}) | ${fmt(b.ackP99Ms)} | ${fmt(b.orderProcessPerSec)} | ${fmt(b.projectorEventsPerSec)} | ${b.undecidedAtEnd} / ${b.unprojectedAtEnd} | ${ms(b.workoffMs)}${b.complete ? '' : ' (capped)'} | ${ms(b.afterValidatedMs)} | ${ms(b.afterVisibleMs)} | ${b.rejected} |`);
+  }
+  L.push('');
+  return L;
+}
+
+function docSizeSection(r: BenchResults): string[] {
+  const t = r.docSizes;
+  if (!t) return [];
+  const sizes = Object.keys(t).map(Number).sort((a, b) => a - b);
+  if (!sizes.length) return [];
+  const [small, large] = [sizes[0], sizes[sizes.length - 1]];
+  const key = (x: { db: string; collection: string }) => `${x.db}.${x.collection}`;
+  const at = (n: number) => new Map((t[n] ?? []).map((x) => [key(x), x]));
+  const a = at(small), b = at(large);
+  const L = ['## Largest document per collection', ''];
+  L.push(
+    `Every collection of the read store (cqrs_read) and the write store (cqrs_write), read with the driver, \`BSON.calculateObjectSize\` of each document (FerretDB v1 has no \`$bsonSize\`), with ${small} and with ${large} orders in the read store. The growth step seeds only the read store, with the same number of orders per user at either size; so before each measurement one customer buying one product gets orders through the command side, in proportion to the read store (${r.profile.growthSizes[1] / r.profile.growthSizes[0]}× as many at the large size; every other one paid): their user summary, the product's inventory and its write-side stream would show any growth with one user's or one product's orders. A collection not read whole within ${r.profile.docScanBudgetMs / 1000} s is a sample (documents read / in the collection).`,
+    '',
+    `| collection | largest @ ${small} (bytes) | largest @ ${large} (bytes) | ratio | largest document @ ${large} | read @ ${large} |`,
+    '| --- | --- | --- | --- | --- | --- |',
+  );
+  for (const k of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    const x = a.get(k), y = b.get(k);
+    L.push(`| ${k} | ${x ? x.maxBytes : 'n/a'} | ${y ? y.maxBytes : 'n/a'} | ${x && y ? (y.maxBytes / x.maxBytes).toFixed(2) : ''} | ${y ? `\`${y.maxId}\`` : ''} | ${y ? `${y.scanned} / ${y.docs}` : ''} |`);
+  }
+  L.push('');
+  return L;
 }

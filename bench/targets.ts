@@ -37,25 +37,25 @@ export function judgeTargets(figs: Figures, p: Profile): Target[] {
     });
   }
 
-  // 2. Lag at 80% of max: p99 bound and no upward trend.
+  // 2. Lag at 80% of max: p99 ≤ 1 s and no upward trend, over a hold of at least 60 s in the full run.
   {
     const lag99 = m('projection.r80.lag_p99');
     const lag50 = m('projection.r80.lag_p50');
-    const broker99 = m('baselines.amqp.broker_latency.p99');
-    const store99 = m('baselines.store.upsert_single.p99');
-    const bound = 10 * (broker99 + store99);
+    const holdSec = m('projection.r80.hold_s');
     const slope = m('projection.r80.lag_trend'); // ms per minute
-    const rise = (slope * p.holdMs) / 60_000;
+    const rise = (slope * holdSec) / 60;
     const allowed = Math.max(0.25 * lag50, 10);
     const flat = Number.isFinite(rise) ? rise <= allowed : undefined;
-    const within = Number.isFinite(lag99) && Number.isFinite(bound) ? lag99 <= bound : undefined;
+    const within = Number.isFinite(lag99) ? lag99 <= 1_000 : undefined;
+    // The issue asks for a hold of at least 60 s; shorter holds (quick, smoke) are judged but say so.
+    const longEnough = p.mode !== 'full' || holdSec >= 59.5;
     out.push({
       id: 'lag-p99',
-      title: 'p99 projection lag at 80% of max throughput ≤ 10× (broker consume p99 + store write p99), with no upward trend',
-      pass: within === undefined || flat === undefined ? null : within && flat,
-      measured: `p99 ${f1(lag99)} ms vs bound ${f1(bound)} ms (10 × (${f1(broker99, 2)} + ${f1(store99, 2)})); trend ${f1(slope)} ms/min = ${f1(rise)} ms over the ${Math.round(p.holdMs / 1000)} s hold`,
-      threshold: `p99 ≤ ${f1(bound)} ms and rise over the hold ≤ max(25% of p50, 10 ms) = ${f1(allowed)} ms`,
-      detail: `p99 within bound: ${within}; flat: ${flat}`,
+      title: 'p99 lag (command acknowledged → visible through query-svc) at 80% of max throughput ≤ 1 s, with no upward trend over the hold (≥ 60 s in the full run)',
+      pass: within === undefined || flat === undefined ? null : within && flat && longEnough,
+      measured: `p99 ${f1(lag99)} ms (p50 ${f1(lag50)} ms); trend ${f1(slope)} ms/min = ${f1(rise)} ms over the ${f1(holdSec, 0)} s hold`,
+      threshold: `p99 ≤ 1000 ms and rise over the hold ≤ max(25% of p50, 10 ms) = ${f1(allowed)} ms${p.mode === 'full' ? ', hold ≥ 60 s' : ` (hold ${f1(holdSec, 0)} s in ${p.mode}: the full run holds 60 s)`}`,
+      detail: `p99 within 1 s: ${within}; flat: ${flat}${longEnough ? '' : '; hold shorter than 60 s'}`,
     });
   }
 
@@ -113,5 +113,45 @@ export function judgeTargets(figs: Figures, p: Profile): Target[] {
       threshold: 'every query ≤ 1.2×',
     });
   }
+  // 6. No read-model (or write-store) document grows with the number of orders.
+  {
+    const [small, large] = p.growthSizes;
+    const sizes = new Map<string, { a?: number; b?: number }>();
+    for (const f of figs.all()) {
+      const x = /^docsize\.(.+)\.n(\d+)\.max_bytes$/.exec(f.name);
+      if (!x) continue;
+      const e = sizes.get(x[1]) ?? sizes.set(x[1], {}).get(x[1])!;
+      if (Number(x[2]) === small) e.a = f.median;
+      if (Number(x[2]) === large) e.b = f.median;
+    }
+    const rows = [...sizes].filter(([, e]) => e.a !== undefined && e.b !== undefined).map(([k, e]) => ({ k, a: e.a!, b: e.b!, ok: e.b! <= 1.2 * e.a! + DOC_SLACK_BYTES }));
+    const failing = rows.filter((r) => !r.ok);
+    const worst = [...rows].sort((x, y) => y.b / y.a - x.b / x.a).slice(0, 4);
+    out.push({
+      id: 'doc-size',
+      title: `No document grows with the number of orders: the largest document of every collection at ${large} orders ≤ 1.2× (+ 1 kB) its size at ${small}`,
+      pass: rows.length ? failing.length === 0 : null,
+      measured: rows.length
+        ? `${rows.length} collections; ${failing.length ? `growing: ${failing.map((r) => `${r.k} ${r.a} → ${r.b} B`).join('; ')}` : `largest ratios: ${worst.map((r) => `${r.k} ${f1(r.b / r.a, 2)}×`).join('; ')}`}`
+        : 'n/a',
+      threshold: 'every collection: largest @ large ≤ 1.2 × largest @ small + 1024 B',
+    });
+  }
+
+  // 7. Store round trips per paid order, every service, create + pay.
+  {
+    const rt = m('roundtrips.total.per_paid_order');
+    const part = (svc: string) => `${svc} ${f1(m(`roundtrips.${svc}.create.per_order`))} + ${f1(m(`roundtrips.${svc}.pay.per_order`))}`;
+    out.push({
+      id: 'roundtrips',
+      title: 'Store round trips per paid order (every service, create + pay) ≤ 6',
+      pass: Number.isFinite(rt) ? rt <= 6 : null,
+      measured: `${f1(rt)} per paid order (create + pay: ${['command-svc', 'projector-svc', 'query-svc'].map(part).join('; ')})`,
+      threshold: '≤ 6',
+    });
+  }
   return out;
 }
+
+/** Fixed-size documents vary by a few hundred bytes with their contents (ids, names): that is not growth. */
+const DOC_SLACK_BYTES = 1_024;

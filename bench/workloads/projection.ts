@@ -9,7 +9,8 @@
 import { performance } from 'node:perf_hooks';
 import { status } from '@grpc/grpc-js';
 import { stopChild } from '../../lib/processes';
-import { createOrder, purgeBacklog, relTime, waitQuiet, type Ctx } from '../context';
+import { createOrder, purgeBacklog, relTime, restartService, STORE_CLIENTS, storeSnapshot, waitQuiet, type Ctx } from '../context';
+import { countsSince } from '../harness/mesh';
 import { closedLoop, closedLoopWindows, openLoop, sleep } from '../load';
 import { linearTrend, summarize, windows } from '../stats';
 import { nextOrderIndex } from './commands';
@@ -20,18 +21,52 @@ const g = 'projection';
 const EVENTS_PER_ORDER = 3;
 /** A lag probe gives up after this long; it then counts as this lag (a lower bound). */
 const PROBE_TIMEOUT_MS = 60_000;
+/** Without the projector's word, a probe still looks after this long, doubling up to BLIND_MAX_MS (a fallback). */
+const BLIND_FIRST_MS = 250;
+const BLIND_MAX_MS = 4_000;
+/** When the projector has applied the order but GetOrder does not show it yet: again after 5 ms, doubling up to 100 ms. */
+const RETRY_FIRST_MS = 5;
+const RETRY_MAX_MS = 100;
 
-/** Polls GetOrder until the order is visible; the lag from the acknowledgement, ms. */
-async function probeLag(ctx: Ctx, orderId: string, ackAt: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<number | undefined> {
-  for (;;) {
+export interface ProbeStats {
+  probes: number;
+  calls: number;
+  /** Probes whose order the projector was seen applying before GetOrder found it. */
+  signalled: number;
+}
+
+/**
+ * The lag of one order: acknowledgement → the first GetOrder (query-svc)
+ * that finds it. The probe does not poll blindly: it waits for projector-svc's
+ * "event projected" line for the order's stream and then asks GetOrder, so a
+ * probe costs about one GetOrder whatever the lag. Should GetOrder not show
+ * it yet, it asks again after 5 ms, doubling up to 100 ms; without the line it
+ * still asks after 250 ms, doubling up to 4 s, so a missed line cannot hang it.
+ */
+export async function probeLag(ctx: Ctx, orderId: string, ackAt: number, stats: ProbeStats, timeoutMs = PROBE_TIMEOUT_MS): Promise<number | undefined> {
+  const tap = ctx.bm.tap;
+  stats.probes++;
+  // (tap.tracking is on while probes run: a line that came before the probe started is in orderProjectedAt.)
+  let seen = tap.orderProjectedAt.has(orderId);
+  let blind = BLIND_FIRST_MS, retry = RETRY_FIRST_MS;
+  for (let first = true; ; first = false) {
+    seen ||= tap.orderProjectedAt.has(orderId);
+    if (!seen) {
+      seen = await tap.whenOrderProjected(orderId, Math.max(0, Math.min(blind, ackAt + timeoutMs - performance.now())));
+      blind = Math.min(blind * 2, BLIND_MAX_MS);
+    } else if (!first) {
+      await sleep(retry);
+      retry = Math.min(retry * 2, RETRY_MAX_MS);
+    }
+    stats.calls++;
     try {
       await ctx.grpc.getOrder(orderId);
+      if (seen) stats.signalled++;
       return performance.now() - ackAt;
     } catch (err) {
       if ((err as { code?: number }).code !== status.NOT_FOUND) throw err;
     }
     if (performance.now() - ackAt > timeoutMs) return undefined;
-    await sleep(ctx.p.lagPollMs);
   }
 }
 
@@ -45,11 +80,13 @@ async function measureMaxRate(ctx: Ctx): Promise<number> {
 
 async function hold(ctx: Ctx, pct: number, maxRate: number): Promise<void> {
   const p = ctx.p;
+  const holdMs = pct === 80 ? p.holdMs : p.hold50Ms;
   const rate = Math.max(0.5, (maxRate * pct) / 100);
   const tap = ctx.bm.tap;
   const key = `r${pct}`;
-  const sampleEvery = Math.max(1, Math.ceil(rate / 20)); // at most ~20 probes a second
   const probes: Array<Promise<void>> = [];
+  const probeStats: ProbeStats = { probes: 0, calls: 0, signalled: 0 };
+  let lastProbe = -Infinity;
   const lags: Array<[number, number]> = []; // [ack time, lag ms] from GetOrder
   const acked = new Map<string, number>(); // order id → ack time
   let probeErrors = 0, probeTimeouts = 0;
@@ -57,21 +94,24 @@ async function hold(ctx: Ctx, pct: number, maxRate: number): Promise<void> {
   tap.orderProjectedAt.clear();
   const backlog: Array<[number, number]> = [];
   const backlogTimer = setInterval(() => backlog.push([relTime(ctx, performance.now()), tap.stored.length + ctx.synthetic - tap.projected.length]), 500);
+  const store0 = await storeSnapshot(ctx);
   const projectedBefore = tap.projected.length;
   const storedBefore = tap.stored.length;
   const t0 = performance.now();
-  ctx.progress.step(`projection: holding ${rate.toFixed(1)} CreateOrder/s (${pct}% of ${maxRate.toFixed(1)}) for ${Math.round(p.holdMs / 1000)} s`);
+  ctx.progress.step(`projection: holding ${rate.toFixed(1)} CreateOrder/s (${pct}% of ${maxRate.toFixed(1)}) for ${Math.round(holdMs / 1000)} s`);
   const run = await openLoop({
     ratePerSec: rate,
-    durationMs: p.holdMs,
+    durationMs: holdMs,
     maxInFlight: 256,
     op: () => createOrder(ctx, nextOrderIndex()),
-    onDone: (i, _start, done, res) => {
+    onDone: (_i, _start, done, res) => {
       const orderId = (res as { orderId: string }).orderId;
       acked.set(orderId, done);
-      if (i % sampleEvery === 0) {
+      // One probe per `lagProbeEveryMs` of acknowledgements, whatever the rate.
+      if (done - lastProbe >= p.lagProbeEveryMs) {
+        lastProbe = done;
         probes.push(
-          probeLag(ctx, orderId, done).then(
+          probeLag(ctx, orderId, done, probeStats).then(
             (lag) => {
               // A probe that gave up counts at its timeout (a lower bound), so the slowest orders are not left out.
               if (lag === undefined) probeTimeouts++;
@@ -89,6 +129,8 @@ async function hold(ctx: Ctx, pct: number, maxRate: number): Promise<void> {
   const projectedInHold = tap.projected.length - projectedBefore;
   const storedInHold = tap.stored.length - storedBefore;
   await Promise.all(probes);
+  const probesDone = performance.now();
+  const store1 = await storeSnapshot(ctx);
   const quiet = await waitQuiet(ctx, p.holdDrainCapMs);
   clearInterval(backlogTimer);
   tap.tracking = false;
@@ -96,10 +138,21 @@ async function hold(ctx: Ctx, pct: number, maxRate: number): Promise<void> {
 
   const label = `at ${pct}% of max (${rate.toFixed(1)} orders/s)`;
   ctx.figs.add(`projection.${key}.offered_rate`, rate, { unit: 'orders/s', better: 'none', label: `offered CreateOrder rate ${label}`, group: g });
-  ctx.figs.add(`projection.${key}.achieved_rate`, run.ok / (p.holdMs / 1000), { unit: 'orders/s', better: 'higher', label: `acknowledged CreateOrder rate ${label}`, group: g, samples: run.ok });
+  ctx.figs.add(`projection.${key}.achieved_rate`, run.ok / (holdMs / 1000), { unit: 'orders/s', better: 'higher', label: `acknowledged CreateOrder rate ${label}`, group: g, samples: run.ok });
   ctx.figs.add(`projection.${key}.applied_events_per_s`, projectedInHold / holdSec, { unit: 'events/s', better: 'higher', label: `events applied by projector-svc ${label}`, group: g, samples: projectedInHold });
   ctx.figs.add(`projection.${key}.stored_events_per_s`, storedInHold / holdSec, { unit: 'events/s', better: 'none', label: `events stored and published by command-svc ${label}`, group: g });
   ctx.figs.add(`projection.${key}.drain_after_hold_ms`, quiet.ms, { unit: 'ms', better: 'lower', label: `time to drain after the hold ${label}${quiet.drained ? '' : ' (capped: still behind)'}`, group: g });
+  // What the probes cost: GetOrder calls per second, and query-svc's store round trips meanwhile (the probes are its only callers).
+  const probeSec = Math.max(0.001, (probesDone - t0) / 1000);
+  const querySvc = countsSince(store1.counts['query-svc'], store0.counts['query-svc']);
+  ctx.figs.add(`projection.${key}.probe_get_order_per_s`, probeStats.calls / probeSec, { unit: 'calls/s', better: 'lower', label: `lag probes: GetOrder calls per second ${label} (one probe per ${p.lagProbeEveryMs} ms of acknowledgements)`, group: g, samples: probeStats.calls });
+  ctx.figs.add(`projection.${key}.probe_calls_per_probe`, probeStats.calls / Math.max(1, probeStats.probes), { unit: 'calls', better: 'lower', label: `lag probes: GetOrder calls per probe ${label}`, group: g, samples: probeStats.probes });
+  ctx.figs.add(`projection.${key}.probe_signalled`, probeStats.signalled / Math.max(1, probeStats.probes), { unit: 'fraction', better: 'none', label: `lag probes that found the order right after projector-svc logged it (the rest by the fallback checks) ${label}`, group: g });
+  const spanMs = Math.max(1, store1.at - store0.at);
+  const allWork = STORE_CLIENTS.reduce((sum, svc) => sum + countsSince(store1.counts[svc], store0.counts[svc]).work, 0);
+  ctx.figs.add(`projection.${key}.query_svc_store_roundtrips_per_s`, (querySvc.work * 1000) / spanMs, { unit: 'round trips/s', better: 'lower', label: `query-svc store round trips per second during the hold ${label} (the lag probes' load on the store)`, group: g, samples: querySvc.work });
+  ctx.figs.add(`projection.${key}.store_roundtrips_per_s`, (allWork * 1000) / spanMs, { unit: 'round trips/s', better: 'none', label: `store round trips per second of all services during the hold ${label}`, group: g, samples: allWork });
+  if (allWork) ctx.figs.add(`projection.${key}.probe_store_share`, querySvc.work / allWork, { unit: 'fraction', better: 'lower', label: `query-svc's (the probes') share of the store round trips during the hold ${label}`, group: g });
   if (run.shed) ctx.notes.push(`hold ${label}: ${run.shed} of ${run.offered} commands not sent (256 already in flight): the command side could not keep the rate`);
   if (run.errors) ctx.notes.push(`hold ${label}: ${run.errors} commands failed (${JSON.stringify(run.errorKinds)})`);
   if (probeErrors || probeTimeouts) ctx.notes.push(`hold ${label}: ${probeErrors} lag probes failed, ${probeTimeouts} gave up after ${PROBE_TIMEOUT_MS / 1000} s (counted as ${PROBE_TIMEOUT_MS / 1000} s: the lag percentiles are lower bounds)`);
@@ -115,6 +168,7 @@ async function hold(ctx: Ctx, pct: number, maxRate: number): Promise<void> {
     ctx.figs.add(`projection.${key}.lag_p99`, st.p99, { unit: 'ms', better: 'lower', label: `lag ack → visible in GetOrder ${label}: p99`, group: g });
   }
   const trend = linearTrend(lags.map(([t]) => (t - t0) / 1000), lags.map(([, l]) => l));
+  ctx.figs.add(`projection.${key}.hold_s`, holdSec, { unit: 's', better: 'none', label: `length of the hold ${label}`, group: g });
   ctx.figs.add(`projection.${key}.lag_trend`, trend.slope * 60, { unit: 'ms/min', better: 'lower', label: `lag trend (least-squares slope over the hold) ${label}`, group: g, samples: trend.n });
   const winMs = Math.max(1_000, (holdEnd - t0) / 10);
   const p99s = windows(lags, winMs, t0).map(([t, vs]) => [(t - t0 + winMs / 2) / 1000, summarize(vs).p99] as [number, number]);
@@ -182,9 +236,12 @@ async function saturation(ctx: Ctx): Promise<void> {
 }
 
 /** The projector alone, draining `count` queued synthetic events with the given prefetch. */
-async function drain(ctx: Ctx, prefetch: number | undefined, seed: number): Promise<number> {
+async function drain(ctx: Ctx, prefetch: number | undefined, seed: number): Promise<{ rate: number; readyMs: number }> {
   const p = ctx.p;
   const tap = ctx.bm.tap;
+  const label = `projector drain with prefetch ${prefetch ?? 64}`;
+  // Start from an empty queue: what a capped wait left behind is purged, so only the synthetic backlog is queued.
+  if (!(await waitQuiet(ctx, p.holdDrainCapMs)).drained) await purgeBacklog(ctx, `before the ${label}`);
   const projector = ctx.bm.mesh.children.get('projector-svc');
   ctx.bm.sample();
   if (projector) await stopChild(projector);
@@ -192,7 +249,8 @@ async function drain(ctx: Ctx, prefetch: number | undefined, seed: number): Prom
   ctx.synthetic += p.drainEvents;
   const before = tap.projected.length;
   const t0 = performance.now();
-  await ctx.bm.mesh.start('projector-svc', prefetch ? { CONSUMER_PREFETCH: String(prefetch) } : {});
+  // Restarted behind the queued backlog: the readiness line must not wait for it (restartService bounds the wait).
+  const readyMs = await restartService(ctx, 'projector-svc', prefetch ? { CONSUMER_PREFETCH: String(prefetch) } : {}, `the ${label}`);
   const deadline = performance.now() + p.syntheticCapMs;
   while (tap.projected.length - before < p.drainEvents && performance.now() < deadline) await sleep(20);
   const done = tap.projected.length - before;
@@ -200,11 +258,12 @@ async function drain(ctx: Ctx, prefetch: number | undefined, seed: number): Prom
   const start = tap.projected[before] ?? t0;
   const last = tap.projected[before + done - 1] ?? performance.now();
   if (done < p.drainEvents) {
-    ctx.notes.push(`projector drain with prefetch ${prefetch ?? 64}: ${done} of ${p.drainEvents} queued events applied within the ${Math.round(p.syntheticCapMs / 1000)} s cap (rate measured on those)`);
-    await purgeBacklog(ctx, `projector drain with prefetch ${prefetch ?? 64}`);
+    ctx.notes.push(`${label}: ${done} of ${p.drainEvents} queued events applied within the ${Math.round(p.syntheticCapMs / 1000)} s cap (rate measured on those)`);
+    await purgeBacklog(ctx, label);
   }
   // Fewer than two applied within the cap: the rate is at most what was applied over the cap.
-  return done > 1 ? ((done - 1) * 1000) / Math.max(1, last - start) : (done * 1000) / Math.max(1, performance.now() - t0);
+  const rate = done > 1 ? ((done - 1) * 1000) / Math.max(1, last - start) : (done * 1000) / Math.max(1, performance.now() - t0);
+  return { rate, readyMs };
 }
 
 export async function runProjection(ctx: Ctx): Promise<void> {
@@ -219,13 +278,14 @@ export async function runProjection(ctx: Ctx): Promise<void> {
   await saturation(ctx);
 
   for (let r = 0; r < p.drainRepeats; r++) {
-    await waitQuiet(ctx);
     ctx.progress.step(`projection: projector-svc draining ${p.drainEvents} queued events one at a time (prefetch 1), repeat ${r + 1}/${p.drainRepeats}`);
     const one = await drain(ctx, 1, 1_000_000 * (r + 1));
-    ctx.figs.add('projection.drain.prefetch1.events_per_s', one, { unit: 'events/s', better: 'higher', label: 'projector-svc applying queued events one at a time (CONSUMER_PREFETCH=1)', group: g, samples: p.drainEvents });
+    ctx.figs.add('projection.drain.prefetch1.events_per_s', one.rate, { unit: 'events/s', better: 'higher', label: 'projector-svc applying queued events one at a time (CONSUMER_PREFETCH=1)', group: g, samples: p.drainEvents });
+    ctx.figs.add('projection.drain.prefetch1.ready_ms', one.readyMs, { unit: 'ms', better: 'lower', label: `projector-svc restarted with prefetch 1 behind ${p.drainEvents} queued events: start → readiness line`, group: g });
     ctx.progress.step(`projection: projector-svc draining ${p.drainEvents} queued events as configured (prefetch 64), repeat ${r + 1}/${p.drainRepeats}`);
     const batched = await drain(ctx, undefined, 1_000_000 * (r + 1) + 500_000);
-    ctx.figs.add('projection.drain.prefetch64.events_per_s', batched, { unit: 'events/s', better: 'higher', label: 'projector-svc applying a queued backlog as configured (prefetch 64)', group: g, samples: p.drainEvents });
+    ctx.figs.add('projection.drain.prefetch64.events_per_s', batched.rate, { unit: 'events/s', better: 'higher', label: 'projector-svc applying a queued backlog as configured (prefetch 64)', group: g, samples: p.drainEvents });
+    ctx.figs.add('projection.drain.prefetch64.ready_ms', batched.readyMs, { unit: 'ms', better: 'lower', label: `projector-svc restarted as configured behind ${p.drainEvents} queued events: start → readiness line`, group: g });
   }
   ctx.figs.relate('projection.drain.prefetch64.events_per_s', 'projection.drain.prefetch1.events_per_s', 'backlog rate ÷ one-at-a-time rate');
 }

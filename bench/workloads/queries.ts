@@ -11,6 +11,7 @@ import { closedLoop, type RunResult } from '../load';
 import { summarize } from '../stats';
 import { addRun } from './baselines';
 import { ensureOrders } from './dataset';
+import { measureDocSizes } from './docsize';
 
 type Path = 'grpc' | 'edge';
 
@@ -174,9 +175,11 @@ export async function runGrowth(ctx: Ctx): Promise<void> {
     await ensureOrders(ctx, small);
     await growthSuite(ctx, small);
   }
+  await measureDocSizes(ctx, small);
   const seeded = await ensureOrders(ctx, large);
   if (seeded.inserted) ctx.figs.add(`growth.seed_docs_per_s`, (seeded.inserted * 1000) / seeded.ms, { unit: 'orders/s', better: 'higher', label: 'seeding: orders (+ user summaries) bulk-inserted per second', group: 'growth' });
   await growthSuite(ctx, large);
+  await measureDocSizes(ctx, large);
   for (const q of QUERIES) {
     for (const stat of ['p50', 'p99']) {
       const a = ctx.figs.get(`growth.${q.key}.n${small}.${stat}`);

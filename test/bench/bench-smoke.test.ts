@@ -1,7 +1,11 @@
 // Keeps the bench from rotting: the whole machinery (mesh, every workload,
-// baselines, targets, charts, report) at a tiny size, in seconds. It checks
-// that a results JSON was written with the expected figures, all positive;
-// it never judges performance (targets are reported, not asserted).
+// baselines, targets, charts, report) at a tiny size, in well under a
+// minute. It checks that a results JSON was written with the expected
+// figures, all positive; it never judges performance (targets are reported,
+// not asserted). The smoke profile goes through the same restarts as the
+// full run: projector-svc stopped, a backlog queued, and started again with
+// prefetch 1 and then as configured; a restart whose readiness line does not
+// come within the launcher's 30 s fails the run, and so this test.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +21,30 @@ const EXPECTED = [
   'projection.saturation.keep_up',
   'projection.drain.prefetch64.events_per_s',
   'projection.drain.prefetch1.events_per_s',
+  'projection.drain.prefetch1.ready_ms',
+  'projection.drain.prefetch64.ready_ms',
+  'projection.r80.probe_get_order_per_s',
+  'projection.r80.probe_calls_per_probe',
+  'projection.r80.hold_s',
+  'roundtrips.command-svc.create.per_order',
+  'roundtrips.projector-svc.create.per_order',
+  'roundtrips.command-svc.pay.per_order',
+  'roundtrips.projector-svc.pay.per_order',
+  'roundtrips.total.create.per_order',
+  'roundtrips.total.pay.per_order',
+  'roundtrips.total.per_paid_order',
+  'roundtrips.create.orders_per_s',
+  'bursts.spread.acked_per_s',
+  'bursts.spread.order_process_orders_per_s',
+  'bursts.spread.projector_events_per_s',
+  'bursts.spread.after_order.validated_ms',
+  'bursts.spread.after_order.visible_ms',
+  'bursts.flash.acked_per_s',
+  'bursts.flash.order_process_orders_per_s',
+  'bursts.flash.after_order.validated_ms',
+  'docsize.cqrs_read.orders.n100.max_bytes',
+  'docsize.cqrs_read.orders.n300.max_bytes',
+  'docsize.cqrs_write.commits.n300.max_bytes',
   'queries.grpc.get_order.p50',
   'queries.edge.get_order.throughput',
   'queries.grpc.get_order_statistics.p99',
@@ -43,7 +71,7 @@ describe('bench smoke', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
     out = await runBench({ smoke: true, outDir: dir, progress: false });
-  }, 120_000);
+  }, 240_000);
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -62,11 +90,30 @@ describe('bench smoke', () => {
 
   test('judges every target and writes the report and charts', () => {
     const json = JSON.parse(readFileSync(out.jsonPath, 'utf8'));
-    expect(json.targets.map((t: { id: string }) => t.id)).toEqual(['e2e-throughput', 'lag-p99', 'projector-batching', 'projector-keep-up', 'edge-overhead', 'growth']);
+    expect(json.targets.map((t: { id: string }) => t.id)).toEqual([
+      'e2e-throughput', 'lag-p99', 'projector-batching', 'projector-keep-up', 'edge-overhead', 'growth', 'doc-size', 'roundtrips',
+    ]);
+    // Every target was measured (pass or fail, never "not measured").
+    expect(json.targets.filter((t: { pass: boolean | null }) => t.pass === null).map((t: { id: string }) => t.id)).toEqual([]);
     expect(json.machine.cpus).toBeGreaterThan(0);
     const md = readFileSync(out.resultsMdPath, 'utf8');
-    expect(md).toContain('## Targets');
+    for (const section of ['## Targets', '## Store round trips per order', '## How the lag is probed', '## Bursts and the flash sale', '## Largest document per collection']) expect(md).toContain(section);
     expect(json.charts.filter((c: string) => c.endsWith('.png')).length).toBeGreaterThanOrEqual(4);
     for (const c of json.charts) expect(readFileSync(join(dir, c)).length).toBeGreaterThan(100);
+  });
+
+  test('counts store round trips for every service that talks to the store, in both phases', () => {
+    const json = JSON.parse(readFileSync(out.jsonPath, 'utf8'));
+    const rt = json.roundtrips;
+    expect(rt.orders.create).toBe(json.profile.roundtripOrders);
+    expect(rt.orders.pay).toBeGreaterThan(0);
+    expect(rt.complete).toEqual({ create: true, pay: true });
+    // Creating and paying an order costs command-svc and projector-svc store work; ping is never in the rows.
+    for (const svc of ['command-svc', 'projector-svc']) {
+      for (const phase of ['create', 'pay']) {
+        expect(rt.perOrder[svc][phase].all).toBeGreaterThan(0);
+        expect(rt.perOrder[svc][phase].ping).toBeUndefined();
+      }
+    }
   });
 });
