@@ -1,15 +1,17 @@
-// Runs a command against one aggregate: load, decide (pure), store, publish.
-// A lost optimistic-concurrency race is retried from a fresh load; after a few
-// losses the client gets ABORTED and can retry.
+// Runs commands against aggregates: load, decide (pure), store, publish.
+// Commands that arrive for a stream while one of its commits is being
+// written wait, then are decided together, in arrival order, into one
+// commit: a product many orders reserve at once (a flash sale) costs one
+// commit per round, not one per order. A lost optimistic-concurrency race is
+// retried from a fresh load; after a few losses the callers get ABORTED.
 import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
 import { ConcurrencyError } from '../domain/errors';
 import type { DomainEvent } from '../domain/events';
-import type { EventMeta } from '../lib/envelope';
-import { KeyedLock } from '../lib/keyed-lock';
+import { newEnvelope, type EventMeta } from '../lib/envelope';
 import type { Logger } from '../lib/logger';
-import { commitId, type EventStore } from '../lib/event-store';
+import { commitDoc, type EventStore, type Loaded } from '../lib/event-store';
+import type { CommitWriter } from './commit-writer';
 import type { EventPublisher } from './event-publisher';
-import type { OutboxRelay } from './outbox-relay';
 
 export interface Aggregate<S, C> {
   initial: () => S;
@@ -23,70 +25,139 @@ export interface Executed<S> {
   envelopes: EventEnvelope[];
 }
 
-const MAX_ATTEMPTS = 8;
+export interface ExecuteOptions {
+  /** The stream was named by this command (a fresh random id): skip the read. */
+  isNew?: boolean;
+}
+
+interface Queued {
+  command: unknown;
+  meta: EventMeta;
+  resolve: (r: Executed<unknown>) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Outcome {
+  q: Queued;
+  events: DomainEvent[];
+  error?: unknown;
+  state: unknown;
+  version: number;
+}
 
 export class CommandHandler {
-  private readonly streams = new KeyedLock();
-  /** Test-only fault hook: called after storing, before publishing. */
-  afterStore?: () => void;
+  private readonly queues = new Map<string, Queued[]>();
 
   constructor(
     private readonly store: EventStore,
-    private readonly relay: OutboxRelay,
+    private readonly writer: CommitWriter,
     private readonly publisher: EventPublisher,
     private readonly log: Logger,
+    private readonly maxAttempts = 8,
   ) {}
 
-  load<S, C>(streamId: string, agg: Aggregate<S, C>) {
-    return this.store.load(streamId, agg.initial, agg.evolve);
+  load<S, C>(streamId: string, agg: Aggregate<S, C>, fresh = false): Promise<Loaded<S>> {
+    return this.store.load(streamId, agg.initial, agg.evolve, { fresh });
   }
 
-  /**
-   * Commands on one stream run one at a time in this process: racing them
-   * would only make all but one lose and reload. The unique commit id still
-   * decides between processes.
-   */
-  execute<S, C>(streamId: string, agg: Aggregate<S, C>, command: C, meta: EventMeta): Promise<Executed<S>> {
-    return this.streams.run(streamId, () => this.attempt(streamId, agg, command, meta));
+  execute<S, C>(streamId: string, agg: Aggregate<S, C>, command: C, meta: EventMeta, opts: ExecuteOptions = {}): Promise<Executed<S>> {
+    return new Promise<Executed<S>>((resolve, reject) => {
+      const q: Queued = { command, meta, resolve: resolve as Queued['resolve'], reject };
+      const waiting = this.queues.get(streamId);
+      if (waiting) return void waiting.push(q);
+      this.queues.set(streamId, [q]);
+      void this.run(streamId, agg as Aggregate<unknown, unknown>, opts);
+    });
   }
 
-  private async attempt<S, C>(streamId: string, agg: Aggregate<S, C>, command: C, meta: EventMeta): Promise<Executed<S>> {
-    for (let attempt = 1; ; attempt++) {
-      const { version, state } = await this.store.load(streamId, agg.initial, agg.evolve);
-      const events = agg.decide(command, state);
-      if (!events.length) return { state, version, envelopes: [] };
-      const after = events.reduce(agg.evolve, state);
-      const marker = await this.relay.mark(commitId(streamId, version + 1));
-      let envelopes: EventEnvelope[];
+  /** Takes whatever has queued for the stream, round after round, until none is left. */
+  private async run(streamId: string, agg: Aggregate<unknown, unknown>, opts: ExecuteOptions): Promise<void> {
+    const queue = this.queues.get(streamId)!;
+    let first = true;
+    while (queue.length > 0) {
+      const round = queue.splice(0);
       try {
-        envelopes = await this.store.append(streamId, version, events, meta, after);
+        await this.round(streamId, agg, round, first ? opts : {});
       } catch (err) {
-        // Only a lost race proves nothing was written. Any other failure may
-        // have stored the commit (a timeout after the write), so the marker
-        // stays and the relay publishes the commit if it exists.
+        for (const q of round) q.reject(err);
+      }
+      first = false;
+    }
+    this.queues.delete(streamId);
+  }
+
+  private async round(streamId: string, agg: Aggregate<unknown, unknown>, round: Queued[], opts: ExecuteOptions): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let loaded = await this.store.load(streamId, agg.initial, agg.evolve, { isNew: opts.isNew && attempt === 1 });
+      let outcomes = decideAll(agg, round, loaded);
+      // A refusal or a no-op decided on a cached state is checked against the store.
+      if (!loaded.verified && outcomes.some((o) => o.error || o.events.length === 0)) {
+        loaded = await this.store.load(streamId, agg.initial, agg.evolve, { fresh: true });
+        outcomes = decideAll(agg, round, loaded);
+      }
+      const decided = outcomes.flatMap((o) => o.events.map((e) => ({ e, meta: o.q.meta })));
+      if (decided.length === 0) return settle(outcomes, []);
+      const now = new Date();
+      const stored = decided.map(({ e, meta }, k) => newEnvelope(streamId, loaded.version + 1 + k, e, meta, now));
+      const commit = commitDoc(streamId, stored, now);
+      try {
+        await this.writer.write(commit);
+      } catch (err) {
         if (!(err instanceof ConcurrencyError)) throw err;
-        await this.relay.unmark(marker);
-        if (attempt >= MAX_ATTEMPTS) throw err;
+        this.store.forget(streamId);
+        if (attempt >= this.maxAttempts) throw err;
         await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
         continue;
       }
-      this.log.info(
-        { streamId, version: version + events.length, correlationId: meta.correlationId, events: envelopes.map((e) => ({ eventId: e.eventId, type: e.payload?.$case })) },
-        'events stored',
-      );
-      this.afterStore?.();
-      await this.publishNow(envelopes, marker);
-      return { state: after, version: version + events.length, envelopes };
+      const last = outcomes[outcomes.length - 1];
+      this.store.remember(streamId, commit.last_version, last.state);
+      const byCommand = sliceEnvelopes(outcomes, stored);
+      outcomes.forEach((o, i) => {
+        if (byCommand[i].length === 0) return;
+        this.log.info(
+          { streamId, version: byCommand[i][byCommand[i].length - 1].version, correlationId: o.q.meta.correlationId, events: byCommand[i].map((e) => ({ eventId: e.eventId, type: e.payload?.$case })) },
+          'events stored',
+        );
+      });
+      // The channel keeps publish order, so the next round need not wait for
+      // this one's confirms; the callers are answered once they arrive.
+      void this.publishNow(commit._id, stored).then(() => settle(outcomes, byCommand));
+      return;
     }
   }
 
-  /** The command is already safe; a failed publish is left to the relay. */
-  private async publishNow(envelopes: EventEnvelope[], marker: string): Promise<void> {
+  /** The command is already safe; a failed publish is left to the outbox relay. */
+  private async publishNow(commitId: string, envelopes: EventEnvelope[]): Promise<void> {
     try {
       await this.publisher.publish(envelopes);
-      await this.relay.unmark(marker);
+      this.writer.settled(commitId);
     } catch (err) {
       this.log.warn({ err: (err as Error).message, eventIds: envelopes.map((e) => e.eventId) }, 'publish deferred to the outbox relay');
     }
   }
+}
+
+/** Each command in turn, on the state the ones before it left. */
+function decideAll(agg: Aggregate<unknown, unknown>, round: Queued[], loaded: Loaded<unknown>): Outcome[] {
+  let state = loaded.state;
+  let version = loaded.version;
+  return round.map((q) => {
+    try {
+      const events = agg.decide(q.command, state);
+      state = events.reduce(agg.evolve, state);
+      version += events.length;
+      return { q, events, state, version };
+    } catch (error) {
+      return { q, events: [], error, state, version };
+    }
+  });
+}
+
+function sliceEnvelopes(outcomes: Outcome[], stored: EventEnvelope[]): EventEnvelope[][] {
+  let k = 0;
+  return outcomes.map((o) => stored.slice(k, (k += o.events.length)));
+}
+
+function settle(outcomes: Outcome[], byCommand: EventEnvelope[][]): void {
+  outcomes.forEach((o, i) => (o.error ? o.q.reject(o.error) : o.q.resolve({ state: o.state, version: o.version, envelopes: byCommand[i] ?? [] })));
 }

@@ -28,8 +28,8 @@ export function commandService(handler: CommandHandler, idem: IdempotencyStore, 
     const correlationId = md['x-request-id'] || randomUUID();
     return { correlationId, causationId: correlationId };
   };
-  const onOrder = async (orderId: string, command: OrderCommand, md: Record<string, string>) => {
-    const done = await handler.execute(orderStream(orderId), orderAggregate, command, meta(md));
+  const onOrder = async (orderId: string, command: OrderCommand, md: Record<string, string>, isNew = false) => {
+    const done = await handler.execute(orderStream(orderId), orderAggregate, command, meta(md), { isNew });
     return { orderId, status: done.state.status };
   };
 
@@ -38,7 +38,8 @@ export function commandService(handler: CommandHandler, idem: IdempotencyStore, 
       const key = md['idempotency-key'];
       const command = toCreateOrder(req, key ? uuidFromKey(key) : randomUUID());
       try {
-        const { status } = await onOrder(command.orderId, command, md);
+        // A random id names a stream nobody wrote: no read needed (a key's id may exist).
+        const { status } = await onOrder(command.orderId, command, md, !key);
         return { orderId: command.orderId, status, message: 'order accepted; stock check in progress' };
       } catch (err) {
         // A retry after a crash that stored the order but not the answer.

@@ -8,6 +8,7 @@ import { HealthMonitor } from '../lib/health';
 import { runService } from '../lib/lifecycle';
 import { connectMongo, pingMongo, WRITE_DB } from '../lib/mongo';
 import { CommandHandler } from './command-handler';
+import { CommitWriter } from './commit-writer';
 import { EventPublisher } from './event-publisher';
 import { EventStore } from '../lib/event-store';
 import { IdempotencyStore } from './idempotency';
@@ -22,7 +23,8 @@ runService('command-svc', async (log) => {
     ...common,
     COMMAND_GRPC_PORT: port(8010),
     RELAY_INTERVAL_MS: int(1_000, 10),
-    CONSUMER_PREFETCH: int(16, 1),
+    CONSUMER_PREFETCH: int(64, 1),
+    MAX_ATTEMPTS: int(5, 1),
     // Test-only fault hook: exit abruptly after storing this many commits, before publishing.
     FAULT_EXIT_AFTER_STORE: int(0),
   });
@@ -37,17 +39,23 @@ runService('command-svc', async (log) => {
   const store = new EventStore(db);
   const publisher = new EventPublisher(amqp);
   await publisher.start();
-  const relay = new OutboxRelay(db, store, publisher, log, { intervalMs: config.RELAY_INTERVAL_MS, graceMs: 10_000, orphanAfterMs: 60_000 });
-  const handler = new CommandHandler(store, relay, publisher, log);
+  const writer = new CommitWriter(db, store);
+  const relay = new OutboxRelay(writer.outbox, store, publisher, log, { intervalMs: config.RELAY_INTERVAL_MS, graceMs: 10_000, orphanAfterMs: 60_000 });
+  const handler = new CommandHandler(store, writer, publisher, log);
   if (config.FAULT_EXIT_AFTER_STORE > 0) {
     let left = config.FAULT_EXIT_AFTER_STORE;
-    handler.afterStore = () => --left <= 0 && process.kill(process.pid, 'SIGKILL');
+    writer.afterStore = () => --left <= 0 && process.kill(process.pid, 'SIGKILL');
   }
 
   const process_ = new OrderProcess(handler, log);
   const consumer = new EventConsumer(
     amqp,
-    { queue: 'command-svc.order-process', bindings: ORDER_PROCESS_EVENTS, prefetch: config.CONSUMER_PREFETCH, maxAttempts: 5, handle: (e) => process_.handle(e) },
+    {
+      queue: 'command-svc.order-process', bindings: ORDER_PROCESS_EVENTS, prefetch: config.CONSUMER_PREFETCH, maxAttempts: config.MAX_ATTEMPTS,
+      handle: (e) => process_.handle(e),
+      // Another instance may have run the process meanwhile: its streams moved on.
+      onChannel: () => store.forgetAll(),
+    },
     log,
   );
   await consumer.start();
@@ -68,6 +76,7 @@ runService('command-svc', async (log) => {
       await server.stop();
       await consumer.stop();
       await relay.stop();
+      await writer.flush().catch(() => undefined);
       await amqp.close();
       await mongo.close();
     },

@@ -1,55 +1,34 @@
 // Nothing acknowledged is lost between the write store and the broker. Before
-// a commit is written, an outbox marker names it; the marker is removed only
-// after the broker confirmed every event of the commit. A sweep re-publishes
-// whatever still has a marker (broker down, crash between store and publish),
-// so delivery is at-least-once and consumers deduplicate by stream version.
-import { randomUUID } from 'node:crypto';
-import type { Collection, Db } from 'mongodb';
+// a group of commits is written, an outbox marker names them; the marker is
+// removed only after the broker confirmed every event of every commit in it
+// (command-svc/commit-writer.ts). A sweep re-publishes whatever still has a
+// marker (broker down, crash between store and publish), so delivery is
+// at-least-once and consumers deduplicate by stream version.
+import type { Collection } from 'mongodb';
 import type { Logger } from '../lib/logger';
 import { commitEvents, type EventStore } from '../lib/event-store';
+import type { OutboxDoc } from './commit-writer';
 import type { EventPublisher } from './event-publisher';
-
-interface OutboxDoc {
-  // Unique per attempt, so a writer that loses a race removes only its own
-  // marker, never the winner's.
-  _id: string;
-  commit_id: string;
-  created_at: Date;
-}
 
 export interface RelayOptions {
   intervalMs: number;
-  /** A marker older than this whose commit never appeared is dropped. */
+  /** A marker older than this whose commits never all appeared is dropped, after publishing those that did. */
   orphanAfterMs: number;
   /** Markers younger than this belong to commands still publishing inline. */
   graceMs: number;
 }
 
 export class OutboxRelay {
-  private readonly outbox: Collection<OutboxDoc>;
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
 
   constructor(
-    db: Db,
+    private readonly outbox: Collection<OutboxDoc>,
     private readonly store: EventStore,
     private readonly publisher: EventPublisher,
     private readonly log: Logger,
     private readonly opts: RelayOptions,
-  ) {
-    this.outbox = db.collection<OutboxDoc>('outbox');
-  }
-
-  /** Returns the marker's id, to unmark once the commit is confirmed (or lost its race). */
-  async mark(commitId: string): Promise<string> {
-    const _id = `${commitId}/${randomUUID()}`;
-    await this.outbox.insertOne({ _id, commit_id: commitId, created_at: new Date() });
-    return _id;
-  }
-
-  async unmark(markerId: string): Promise<void> {
-    await this.outbox.deleteOne({ _id: markerId });
-  }
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => {
@@ -73,16 +52,18 @@ export class OutboxRelay {
     for (const m of markers) {
       const age = now - m.created_at.getTime();
       if (age < this.opts.graceMs) continue;
-      const commit = await this.store.getCommit(m.commit_id);
-      if (!commit) {
-        if (age > this.opts.orphanAfterMs) await this.unmark(m._id);
-        continue;
+      const ids = m.commit_ids ?? (m.commit_id ? [m.commit_id] : []);
+      const commits = await Promise.all(ids.map((id) => this.store.getCommit(id)));
+      // A missing commit may still be on its way (a slow write): wait for it until the marker is an orphan.
+      if (commits.some((c) => !c) && age <= this.opts.orphanAfterMs) continue;
+      for (const commit of commits) {
+        if (!commit) continue;
+        const envelopes = commitEvents(commit);
+        await this.publisher.publish(envelopes);
+        published++;
+        this.log.info({ commitId: commit._id, eventIds: envelopes.map((e) => e.eventId) }, 'relayed unpublished commit');
       }
-      const envelopes = commitEvents(commit);
-      await this.publisher.publish(envelopes);
-      await this.unmark(m._id);
-      published++;
-      this.log.info({ commitId: m.commit_id, eventIds: envelopes.map((e) => e.eventId) }, 'relayed unpublished commit');
+      await this.outbox.deleteOne({ _id: m._id });
     }
     return published;
   }

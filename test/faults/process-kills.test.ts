@@ -142,7 +142,8 @@ async function storedButMarked(mongoUrl: string): Promise<number> {
     const db = mongo.db('cqrs_write');
     const markers = await db.collection('outbox').find({}).toArray();
     let stored = 0;
-    for (const m of markers) if (await db.collection('commits').findOne({ _id: m.commit_id })) stored++;
+    // A marker names the commits of one group write (older ones a single commit_id).
+    for (const m of markers) for (const id of m.commit_ids ?? [m.commit_id]) if (await db.collection('commits').findOne({ _id: id })) stored++;
     return stored;
   } finally {
     await mongo.close();
