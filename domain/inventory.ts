@@ -13,6 +13,10 @@ export interface ProductState {
   lowStockThreshold: number;
   /** order id → units held */
   reservations: Record<string, number>;
+  /** order id → the open reservation's slot (its number on this product) */
+  slots: Record<string, number>;
+  /** The slot the next reservation takes. */
+  nextSlot: number;
 }
 
 export const initialProduct = (): ProductState => ({
@@ -23,6 +27,8 @@ export const initialProduct = (): ProductState => ({
   totalQuantity: 0,
   lowStockThreshold: 0,
   reservations: {},
+  slots: {},
+  nextSlot: 0,
 });
 
 export const reservedQuantity = (s: ProductState): number =>
@@ -61,13 +67,13 @@ export function decideProduct(command: ProductCommand, state: ProductState): Dom
           `not enough stock for product ${state.productId}: ${command.quantity} requested, ${available} available`,
         );
       }
-      return [event('inventoryReserved', { productId: state.productId, orderId: command.orderId, quantity: command.quantity })];
+      return [event('inventoryReserved', { productId: state.productId, orderId: command.orderId, quantity: command.quantity, slot: state.nextSlot })];
     }
     case 'Release':
     case 'Sell': {
       const quantity = state.reservations[command.orderId];
       if (quantity === undefined) return [];
-      const value = { productId: state.productId, orderId: command.orderId, quantity };
+      const value = { productId: state.productId, orderId: command.orderId, quantity, slot: state.slots[command.orderId] ?? 0 };
       return [command.type === 'Release' ? event('inventoryReleased', value) : event('inventorySold', value)];
     }
   }
@@ -101,14 +107,20 @@ export function evolveProduct(state: ProductState, e: DomainEvent): ProductState
       return { ...state, exists: true, productId, productName, unitPriceCents, totalQuantity, lowStockThreshold };
     }
     case 'inventoryReserved':
-      return { ...state, reservations: { ...state.reservations, [e.value.orderId]: e.value.quantity } };
+      return {
+        ...state,
+        reservations: { ...state.reservations, [e.value.orderId]: e.value.quantity },
+        slots: { ...state.slots, [e.value.orderId]: e.value.slot },
+        nextSlot: Math.max(state.nextSlot ?? 0, e.value.slot + 1),
+      };
     case 'inventoryReleased':
-      return { ...state, reservations: without(state.reservations, e.value.orderId) };
+      return { ...state, reservations: without(state.reservations, e.value.orderId), slots: without(state.slots ?? {}, e.value.orderId) };
     case 'inventorySold':
       return {
         ...state,
         totalQuantity: state.totalQuantity - e.value.quantity,
         reservations: without(state.reservations, e.value.orderId),
+        slots: without(state.slots ?? {}, e.value.orderId),
       };
     default:
       return state;

@@ -34,6 +34,12 @@ export interface ConsumerOptions {
   handleBatch?: (es: Envelope[]) => Promise<void>;
   /** Called on every new channel, before deliveries start: another instance may have had them meanwhile. */
   onChannel?: () => void;
+  /**
+   * With handleBatch: how long a small burst waits for more deliveries. Under
+   * a steady stream deliveries arrive one socket read at a time; a few
+   * milliseconds turn them into batches that cost a few writes each.
+   */
+  lingerMs?: number;
 }
 
 interface Delivery {
@@ -93,7 +99,10 @@ export class EventConsumer {
     try {
       // Deliveries arrive a socket read at a time: let the rest of this one land.
       await new Promise((r) => setImmediate(r));
-      while (this.burst.length > 0) await this.deliverBurst(this.burst.splice(0));
+      while (this.burst.length > 0) {
+        if (this.opts.lingerMs && this.burst.length < this.opts.prefetch / 2) await sleep(this.opts.lingerMs);
+        await this.deliverBurst(this.burst.splice(0));
+      }
     } finally {
       this.draining = false;
     }

@@ -2,6 +2,9 @@ import type { InventoryItem } from '../gen/ts/cqrs/v1/read_models';
 import { availableQuantity, reservedQuantity, type ProductState } from '../domain/inventory';
 import { toDecimal } from '../domain/money';
 
+/** How many pending orders a product's inventory shows; pending_orders_count says how many there are. */
+export const PENDING_SHOWN = 100;
+
 /** The Inventory read model of one product, from the aggregate's state. */
 export function inventoryItem(s: ProductState): InventoryItem {
   const available = availableQuantity(s);
@@ -14,6 +17,11 @@ export function inventoryItem(s: ProductState): InventoryItem {
     totalQuantity: s.totalQuantity,
     lowStockThreshold: s.lowStockThreshold,
     lowStockAlert: available < s.lowStockThreshold,
-    pendingOrders: Object.keys(s.reservations).sort(),
+    // As the read model shows them: the longest-held (lowest slots) first, a bounded number.
+    pendingOrders: Object.keys(s.reservations)
+      .sort((a, b) => (s.slots?.[a] ?? 0) - (s.slots?.[b] ?? 0))
+      .slice(0, PENDING_SHOWN)
+      .sort(),
+    pendingOrdersCount: Object.keys(s.reservations).length,
   };
 }

@@ -3,12 +3,12 @@
 // build fresh collections beside the live ones and switch every running
 // query-svc and projector-svc over by changing one document.
 import type { Collection, Db } from 'mongodb';
-import type { InventoryDoc } from '../projector-svc/inventory-projection';
+import type { InventoryDoc, PendingBucket } from '../projector-svc/inventory-projection';
 import type { OrderDoc } from '../projector-svc/order-projection';
-import type { StatsDigestShard, StatsTotals } from '../projector-svc/statistics-projection';
-import type { UserSummaryDoc } from '../projector-svc/user-summary-projection';
+import type { StatsDoc } from '../projector-svc/statistics-projection';
+import type { UserOrdersBucket, UserSummaryDoc } from '../projector-svc/user-summary-projection';
 
-export const PROJECTIONS = ['orders', 'inventory', 'user_summaries', 'order_stats_digests', 'order_stats'] as const;
+export const PROJECTIONS = ['orders', 'inventory', 'inventory_pending', 'user_summaries', 'user_orders', 'order_stats'] as const;
 export type Projection = (typeof PROJECTIONS)[number];
 export type CollectionNames = Record<Projection, string>;
 
@@ -54,14 +54,17 @@ export class ReadStore {
   get inventory(): Collection<InventoryDoc> {
     return this.db.collection<InventoryDoc>(this.names.inventory);
   }
+  get inventoryPending(): Collection<PendingBucket> {
+    return this.db.collection<PendingBucket>(this.names.inventory_pending);
+  }
   get userSummaries(): Collection<UserSummaryDoc> {
     return this.db.collection<UserSummaryDoc>(this.names.user_summaries);
   }
-  get statsDigests(): Collection<StatsDigestShard> {
-    return this.db.collection<StatsDigestShard>(this.names.order_stats_digests);
+  get userOrders(): Collection<UserOrdersBucket> {
+    return this.db.collection<UserOrdersBucket>(this.names.user_orders);
   }
-  get statsTotals(): Collection<StatsTotals> {
-    return this.db.collection<StatsTotals>(this.names.order_stats);
+  get stats(): Collection<StatsDoc> {
+    return this.db.collection<StatsDoc>(this.names.order_stats);
   }
 
   /** Points every follower at `names`. */

@@ -1,14 +1,23 @@
-// The Inventory read model: the product aggregate's own evolve, flattened
-// into the fields queries filter and sort on.
-import { evolveProduct, initialProduct, type ProductState } from '../domain/inventory';
-import { inventoryItem } from '../lib/inventory-view';
+// The Inventory read model: stock counters folded from the product stream,
+// and its pending orders kept bounded. Every open reservation is listed in a
+// bucket of at most PENDING_BUCKET by its slot (inventory_pending); the
+// product document shows the longest-held PENDING_SHOWN of them and counts
+// all, so neither document grows with the orders a product has seen.
+import { PENDING_SHOWN } from '../lib/inventory-view';
 import { numericKey } from '../lib/read-store';
 import type { StreamEvent } from './order-projection';
+
+export { PENDING_SHOWN };
+export const PENDING_BUCKET = 100;
+
+export interface PendingEntry {
+  id: string;
+  slot: number;
+}
 
 export interface InventoryDoc {
   _id: string; // numericKey(product_id)
   version: number;
-  state: ProductState;
   product_id: number;
   product_name: string;
   available_quantity: number;
@@ -17,21 +26,94 @@ export interface InventoryDoc {
   low_stock_threshold: number;
   low_stock_alert: boolean;
   unit_price_cents: number;
+  /** How many orders hold a reservation. */
+  pending_count: number;
+  /** The open reservations with the lowest slots, at most PENDING_SHOWN, by slot. */
+  pending: PendingEntry[];
+  /** Ids of `pending`, sorted: what queries show. */
   pending_orders: string[];
+  /** No bucket below this one holds an open reservation. */
+  pending_low: number;
+  /** One past the highest slot seen. */
+  next_slot: number;
   updated_at: Date;
 }
 
-export const emptyInventory = (productId: number): Pick<InventoryDoc, '_id' | 'version' | 'state'> => ({
-  _id: numericKey(productId), version: 0, state: { ...initialProduct(), productId },
+/** A bucket of open reservations: order id → slot. */
+export interface PendingBucket {
+  _id: string; // pendingKey(product_id, bucket)
+  rev?: number;
+  product_id: number;
+  orders: Record<string, number>;
+}
+
+export const bucketOf = (slot: number) => Math.floor(slot / PENDING_BUCKET);
+export const pendingKey = (productId: number, bucket: number) => `${numericKey(productId)}:${String(bucket).padStart(8, '0')}`;
+
+export const emptyInventory = (productId: number): InventoryDoc => ({
+  _id: numericKey(productId), version: 0, product_id: productId, product_name: '', available_quantity: 0, reserved_quantity: 0, total_quantity: 0,
+  low_stock_threshold: 0, low_stock_alert: false, unit_price_cents: 0, pending_count: 0, pending: [], pending_orders: [], pending_low: 0, next_slot: 0,
+  updated_at: new Date(0),
 });
 
-export function projectInventory(doc: Pick<InventoryDoc, '_id' | 'version' | 'state'>, e: StreamEvent): InventoryDoc {
-  const state = evolveProduct(doc.state, e.payload);
-  const item = inventoryItem(state);
-  return {
-    _id: doc._id, version: e.version, state,
-    product_id: item.productId, product_name: item.productName, available_quantity: item.availableQuantity,
-    reserved_quantity: item.reservedQuantity, total_quantity: item.totalQuantity, low_stock_threshold: item.lowStockThreshold,
-    low_stock_alert: item.lowStockAlert, unit_price_cents: state.unitPriceCents, pending_orders: item.pendingOrders, updated_at: e.occurredAt,
-  };
+export function projectInventory(doc: InventoryDoc, e: StreamEvent): InventoryDoc {
+  const p = e.payload;
+  let next: InventoryDoc = { ...doc, version: e.version, updated_at: e.occurredAt };
+  switch (p.$case) {
+    case 'inventoryUpdated':
+      next = { ...next, product_name: p.value.productName, unit_price_cents: p.value.unitPriceCents, total_quantity: p.value.totalQuantity, low_stock_threshold: p.value.lowStockThreshold };
+      break;
+    case 'inventoryReserved': {
+      // Shown only if every open reservation is: then it is among the longest-held.
+      const allShown = doc.pending.length === doc.pending_count && doc.pending.length < PENDING_SHOWN;
+      next = {
+        ...next, reserved_quantity: doc.reserved_quantity + p.value.quantity, pending_count: doc.pending_count + 1, next_slot: Math.max(doc.next_slot, p.value.slot + 1),
+        pending: allShown ? [...doc.pending, { id: p.value.orderId, slot: p.value.slot }] : doc.pending,
+      };
+      break;
+    }
+    case 'inventoryReleased':
+    case 'inventorySold':
+      next = {
+        ...next, reserved_quantity: doc.reserved_quantity - p.value.quantity, pending_count: doc.pending_count - 1,
+        total_quantity: p.$case === 'inventorySold' ? doc.total_quantity - p.value.quantity : doc.total_quantity,
+        pending: doc.pending.filter((x) => x.id !== p.value.orderId),
+      };
+      break;
+    default:
+      return doc;
+  }
+  const available = next.total_quantity - next.reserved_quantity;
+  return { ...next, available_quantity: available, low_stock_alert: available < next.low_stock_threshold, pending_orders: next.pending.map((x) => x.id).sort() };
+}
+
+/** Fewer shown than there are (and room to show them): the projector refills from the buckets. */
+export const needsRefill = (d: InventoryDoc) => d.pending.length < Math.min(PENDING_SHOWN, d.pending_count);
+
+/** The bucket with the event's reservation added or removed; the same object if nothing changes. */
+export function withPendingChange(b: PendingBucket, e: StreamEvent): PendingBucket {
+  const p = e.payload;
+  if (p.$case === 'inventoryReserved') {
+    return b.orders[p.value.orderId] === p.value.slot ? b : { ...b, orders: { ...b.orders, [p.value.orderId]: p.value.slot } };
+  }
+  if (p.$case === 'inventoryReleased' || p.$case === 'inventorySold') {
+    if (!(p.value.orderId in b.orders)) return b;
+    const { [p.value.orderId]: _, ...rest } = b.orders;
+    return { ...b, orders: rest };
+  }
+  return b;
+}
+
+/** The slot whose bucket an event changes, if it changes one. */
+export function pendingSlot(e: StreamEvent): number | undefined {
+  const p = e.payload;
+  return p.$case === 'inventoryReserved' || p.$case === 'inventoryReleased' || p.$case === 'inventorySold' ? p.value.slot : undefined;
+}
+
+/** The product shown with the longest-held open reservations found in its buckets, from its lowest on. */
+export function refilled(d: InventoryDoc, buckets: PendingBucket[]): InventoryDoc {
+  const entries = buckets.flatMap((b) => Object.entries(b.orders).map(([id, slot]) => ({ id, slot }))).sort((a, b) => a.slot - b.slot);
+  const pending = entries.slice(0, PENDING_SHOWN);
+  const low = pending.length ? bucketOf(pending[0].slot) : bucketOf(Math.max(0, d.next_slot - 1));
+  return { ...d, pending, pending_orders: pending.map((x) => x.id).sort(), pending_low: Math.max(d.pending_low, low) };
 }

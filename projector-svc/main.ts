@@ -11,7 +11,7 @@ import { Projector } from './projector';
 const PROJECTOR_QUEUE = 'projector-svc.read-models';
 
 runService('projector-svc', async (log) => {
-  const config = readConfig({ ...common, CONSUMER_PREFETCH: int(64, 1), MAX_ATTEMPTS: int(5, 1) });
+  const config = readConfig({ ...common, CONSUMER_PREFETCH: int(64, 1), MAX_ATTEMPTS: int(5, 1), BATCH_LINGER_MS: int(5, 0) });
 
   const mongo = await connectMongo(config.MONGO_URL, log);
   const read = await ReadStore.open(mongo.db(READ_DB), true);
@@ -24,7 +24,7 @@ runService('projector-svc', async (log) => {
   });
   const consumer = new EventConsumer(
     amqp,
-    { queue: PROJECTOR_QUEUE, bindings: ['#'], prefetch: config.CONSUMER_PREFETCH, maxAttempts: config.MAX_ATTEMPTS, handleBatch: (es) => projector.handleBatch(es), onChannel: () => projector.forgetCache() },
+    { queue: PROJECTOR_QUEUE, bindings: ['#'], prefetch: config.CONSUMER_PREFETCH, maxAttempts: config.MAX_ATTEMPTS, handleBatch: (es) => projector.handleBatch(es), onChannel: () => projector.forgetCache(), lingerMs: config.BATCH_LINGER_MS },
     log,
   );
   await consumer.start();

@@ -5,18 +5,24 @@
 // fetches the missing events from the write store first. A batch reads each
 // document it touches once (from this process's cache when it can) and writes
 // each changed document once, one bulkWrite per collection; the queue's
-// single active consumer keeps other instances out.
-import type { Collection } from 'mongodb';
+// single active consumer keeps other instances out. Documents derived from
+// many orders are written before the orders (contribution.ts says why).
+import { MongoBulkWriteError, type Collection } from 'mongodb';
+import { ConcurrencyError } from '../domain/errors';
 import { readStream, type EventStore } from '../lib/event-store';
+import { isDuplicateKey } from '../lib/mongo';
 import { UnprocessableEvent, type Envelope } from '../lib/consumer';
 import type { Logger } from '../lib/logger';
 import { KeyedLock } from '../lib/keyed-lock';
 import { Lru } from '../lib/lru';
 import { numericKey, type ReadStore } from '../lib/read-store';
-import { emptyInventory, projectInventory, type InventoryDoc } from './inventory-projection';
+import { contributionOf, pruneInflight, takenIn, type Contribution, type Derived } from './contribution';
+import {
+  bucketOf, emptyInventory, needsRefill, pendingKey, pendingSlot, PENDING_SHOWN, projectInventory, refilled, withPendingChange, type InventoryDoc, type PendingBucket,
+} from './inventory-projection';
 import { emptyOrder, projectOrder, type OrderDoc, type StreamEvent } from './order-projection';
-import { emptyDigestShard, shardTotals, statShard, withOrderDigest } from './statistics-projection';
-import { emptySummary, withOrder } from './user-summary-projection';
+import { emptyStats, STATS_ID, withOrderStats } from './statistics-projection';
+import { emptySummary, userOrdersKey, withOrder, withOrderEntry, type UserOrdersBucket } from './user-summary-projection';
 
 interface ReadDoc {
   _id: string;
@@ -29,6 +35,8 @@ interface Projected<D> {
   after: D;
   applied: Envelope[];
   filled: number;
+  /** Every event folded in, gap fill included, in version order. */
+  folded: StreamEvent[];
 }
 
 const CACHED_DOCS = 20_000;
@@ -62,76 +70,143 @@ export class Projector {
     const unknown = [...streams.keys()].find((id) => !id.startsWith('order-') && !id.startsWith('product-'));
     if (unknown) throw new UnprocessableEvent(`no projection for stream ${unknown}`);
     const of = (prefix: string) => [...streams].filter(([id]) => id.startsWith(prefix));
-    const [orders] = await settled([
-      this.project(this.read.orders, of('order-'), (id, e) => emptyOrder(id.slice('order-'.length), e.occurredAt ?? new Date()), projectOrder),
+    const [orders, products] = await settled([
+      this.fold(this.read.orders, of('order-'), (id, e) => emptyOrder(id.slice('order-'.length), e.occurredAt ?? new Date()), projectOrder),
       // An empty product is never stored: only folded documents are saved.
-      this.project(this.read.inventory, of('product-'), (id) => emptyInventory(Number(id.slice('product-'.length))) as InventoryDoc, projectInventory),
+      this.fold(this.read.inventory, of('product-'), (id) => emptyInventory(Number(id.slice('product-'.length))), projectInventory),
     ]);
-    // Always, even for duplicates: a crash may have come between the orders
-    // and the documents derived from them, and syncing a digest twice changes nothing.
-    const known = orders.filter((o) => o.version > 0);
-    await settled([this.syncUserSummaries(known), this.syncStatistics(known)]);
+    // Behind: the derived documents have not (all) taken in the order's latest version.
+    const behind = orders.map((r) => r.after).filter((o) => o.version > 0 && (o.contrib?.v ?? 0) < o.version);
+    const [taken] = await settled([this.syncDerived(behind), this.savePending(products)]);
+    const toSave = orders
+      .filter((r) => r.after !== r.before || taken.has(r.after._id))
+      .map((r) => (taken.has(r.after._id) ? { ...r.after, contrib: taken.get(r.after._id) } : r.after));
+    await this.save(this.read.orders, toSave);
+    for (const r of [...orders, ...products]) this.logApplied(r);
   }
 
-  private async project<D extends Versioned>(
+  private async fold<D extends Versioned>(
     coll: Collection<D>,
     streams: Array<[string, Envelope[]]>,
     empty: (streamId: string, first: Envelope) => D,
     fold: (doc: D, e: StreamEvent) => D,
-  ): Promise<D[]> {
-    const results = await settled(
+  ): Promise<Array<Projected<D>>> {
+    return settled(
       streams.map(async ([streamId, es]) => {
         const blank = empty(streamId, es[0]);
         const before = (await this.load(coll, blank._id)) ?? blank;
         return this.catchUp(streamId, es, before, fold);
       }),
     );
-    await this.save(coll, results.filter((r) => r.after !== r.before).map((r) => r.after));
-    for (const r of results) this.logApplied(r);
-    return results.map((r) => r.after);
   }
 
   private async catchUp<D extends Versioned>(streamId: string, es: Envelope[], doc: D, fold: (doc: D, e: StreamEvent) => D): Promise<Projected<D>> {
     const fresh = uniqueVersions(es.filter((e) => e.version > doc.version));
-    if (fresh.length === 0) return { before: doc, after: doc, applied: [], filled: 0 };
+    if (fresh.length === 0) return { before: doc, after: doc, applied: [], filled: 0, folded: [] };
     const last = fresh[fresh.length - 1].version;
     const contiguous = fresh.every((e, i) => e.version === doc.version + 1 + i);
     const events = contiguous ? fresh : await readStream(this.write, streamId, doc.version + 1, last);
     if (events.length !== last - doc.version) {
       throw new Error(`stream ${streamId} is missing events ${doc.version + 1}..${last} in the write store`);
     }
-    let next = doc;
-    for (const ev of events) next = fold(next, { version: ev.version, occurredAt: ev.occurredAt ?? new Date(), payload: ev.payload });
-    return { before: doc, after: next, applied: fresh, filled: events.length - fresh.length };
+    const folded = events.map((ev) => ({ version: ev.version, occurredAt: ev.occurredAt ?? new Date(), payload: ev.payload }));
+    return { before: doc, after: folded.reduce(fold, doc), applied: fresh, filled: events.length - fresh.length, folded };
   }
 
-  private async syncUserSummaries(orders: OrderDoc[]): Promise<void> {
-    const changed = await settled(
-      [...groupBy(orders, (o) => o.user_id)].map(async ([userId, os]) => {
-        const before = (await this.load(this.read.userSummaries, numericKey(userId))) ?? emptySummary(userId);
-        const after = os.reduce(withOrder, before);
+  /**
+   * Moves each order's contribution into its user's summary and the
+   * statistics, then lists it in the user's order bucket. Returns what each
+   * order contributes now, to be stored with the order after these writes.
+   */
+  private async syncDerived(orders: OrderDoc[]): Promise<Map<string, Contribution>> {
+    const taken = new Map<string, Contribution>();
+    if (orders.length === 0) return taken;
+    const now = new Date();
+    const [summaries, stats] = await settled([
+      settled(
+        [...groupBy(orders, (o) => o.user_id)].map(async ([userId, os]) => {
+          const before = (await this.load(this.read.userSummaries, numericKey(userId))) ?? emptySummary(userId);
+          let s = before;
+          for (const o of os) {
+            s = withOrder(s, o);
+            taken.set(o.order_id, contributionOf(o, takenIn(s, o)!.bucket));
+          }
+          return s === before ? undefined : await this.pruned(s);
+        }),
+      ),
+      (async () => {
+        const before = (await this.load(this.read.stats, STATS_ID)) ?? emptyStats();
+        const after = orders.reduce((s, o) => withOrderStats(s, o, now), before);
+        return after === before ? undefined : await this.pruned(after);
+      })(),
+    ]);
+    await settled([this.saveGuarded(this.read.userSummaries, summaries.filter(isDefined)), this.saveGuarded(this.read.stats, stats ? [stats] : [])]);
+    await this.listInBuckets(orders, taken);
+    return taken;
+  }
+
+  /** Each order's entry in the bucket of the user's orders its contribution names. */
+  private async listInBuckets(orders: OrderDoc[], taken: Map<string, Contribution>): Promise<void> {
+    const byBucket = groupBy(orders, (o) => userOrdersKey(o.user_id, taken.get(o.order_id)!.bucket));
+    const buckets = await settled(
+      [...byBucket].map(async ([key, os]) => {
+        const before: UserOrdersBucket = (await this.load(this.read.userOrders, key)) ?? { _id: key, user_id: os[0].user_id, orders: {} };
+        const after = os.reduce(withOrderEntry, before);
         return after === before ? undefined : after;
       }),
     );
-    await this.save(this.read.userSummaries, changed.filter(isDefined));
+    await this.saveGuarded(this.read.userOrders, buckets.filter(isDefined));
   }
 
-  private async syncStatistics(orders: OrderDoc[]): Promise<void> {
-    const shards = await settled(
-      [...groupBy(orders, (o) => statShard(o.order_id))].map(async ([shard, os]) => {
-        const before = (await this.load(this.read.statsDigests, numericKey(shard))) ?? emptyDigestShard(shard);
-        return { before, after: os.reduce(withOrderDigest, before) };
+  /**
+   * Lists each product's reservations in their buckets, shows the
+   * longest-held ones again where one shown has gone, then saves the
+   * products: buckets first, so a crash between leaves nothing a redelivery
+   * cannot redo.
+   */
+  private async savePending(products: Array<Projected<InventoryDoc>>): Promise<void> {
+    const loaded = new Map<string, PendingBucket>();
+    const buckets = new Map<string, PendingBucket>();
+    const bucket = async (productId: number, b: number) => {
+      const key = pendingKey(productId, b);
+      if (!buckets.has(key)) {
+        const found = (await this.load(this.read.inventoryPending, key)) ?? { _id: key, product_id: productId, orders: {} };
+        loaded.set(key, found);
+        buckets.set(key, found);
+      }
+      return buckets.get(key)!;
+    };
+    for (const r of products) {
+      for (const e of r.folded) {
+        const slot = pendingSlot(e);
+        if (slot === undefined) continue;
+        const b = await bucket(r.after.product_id, bucketOf(slot));
+        buckets.set(b._id, withPendingChange(b, e));
+      }
+      if (!needsRefill(r.after)) continue;
+      const found: PendingBucket[] = [];
+      let count = 0;
+      for (let b = r.after.pending_low; count < PENDING_SHOWN && b <= bucketOf(r.after.next_slot - 1); b++) {
+        const got = await bucket(r.after.product_id, b);
+        found.push(got);
+        count += Object.keys(got.orders).length;
+      }
+      r.after = refilled(r.after, found);
+    }
+    await this.saveGuarded(this.read.inventoryPending, [...buckets.values()].filter((b) => loaded.get(b._id) !== b));
+    await this.save(this.read.inventory, changed(products));
+  }
+
+  /** Forgets the contributions in flight that their orders are now stored with. */
+  private async pruned<D extends Derived>(doc: D): Promise<D> {
+    const stored = new Map<string, number>();
+    await Promise.all(
+      Object.keys(doc.inflight).map(async (id) => {
+        const o = await this.load(this.read.orders, id);
+        if (o?.contrib) stored.set(id, o.contrib.v);
       }),
     );
-    await this.save(this.read.statsDigests, shards.filter((s) => s.after !== s.before).map((s) => s.after));
-    // The totals follow the digests' revision. A crash between the two
-    // writes is mended when the event comes again (a duplicate): then the
-    // totals' revision is checked against the digests'.
-    const stale = await settled(
-      shards.map(async ({ before, after }) => (after !== before || (await this.load(this.read.statsTotals, after._id))?.rev !== after.rev ? after : undefined)),
-    );
-    const now = new Date();
-    await this.save(this.read.statsTotals, stale.filter(isDefined).map((s) => shardTotals(s, now)));
+    return { ...doc, inflight: pruneInflight(doc.inflight, (id) => stored.get(id)) };
   }
 
   private async load<D extends ReadDoc>(coll: Collection<D>, id: string): Promise<D | undefined> {
@@ -152,12 +227,42 @@ export class Projector {
     for (const d of docs) this.docs.set(cacheKey(coll, d._id), d);
   }
 
+  /**
+   * For documents many streams change (a user's, a bucket, the statistics):
+   * each write names the revision it read, so a second writer (a rebuild's
+   * catch-up, an instance taking over) that got there first makes this one
+   * fail rather than be overwritten; the batch is then recomputed from the store.
+   */
+  private async saveGuarded<D extends ReadDoc & { rev?: number }>(coll: Collection<D>, docs: D[]): Promise<void> {
+    if (docs.length === 0) return;
+    const ops = docs.map((d) =>
+      d.rev === undefined
+        ? { insertOne: { document: { ...d, rev: 1 } } }
+        : { replaceOne: { filter: { _id: d._id, rev: d.rev } as never, replacement: { ...d, rev: d.rev + 1 } } },
+    );
+    const replaces = docs.filter((d) => d.rev !== undefined).length;
+    let lost = false;
+    try {
+      lost = (await coll.bulkWrite(ops as never, { ordered: false })).matchedCount < replaces;
+    } catch (err) {
+      if (!(err instanceof MongoBulkWriteError) || !isDuplicateKey(([] as unknown[]).concat(err.writeErrors)[0])) throw err;
+      lost = true;
+    }
+    if (lost) {
+      for (const d of docs) this.docs.delete(cacheKey(coll, d._id));
+      throw new ConcurrencyError(`another writer changed ${coll.collectionName} meanwhile`);
+    }
+    for (const d of docs) this.docs.set(cacheKey(coll, d._id), { ...d, rev: (d.rev ?? 0) + 1 });
+  }
+
   private logApplied({ applied, filled }: Projected<unknown>): void {
     for (const e of applied) {
       this.log.info({ eventId: e.eventId, streamId: e.streamId, version: e.version, correlationId: e.correlationId, type: e.payload.$case, filled }, 'event projected');
     }
   }
 }
+
+const changed = <D>(rs: Array<Projected<D>>) => rs.filter((r) => r.after !== r.before).map((r) => r.after);
 
 /** Keyed by collection name too, so a rebuild's switch to fresh collections starts cold. */
 const cacheKey = (coll: { collectionName: string }, id: string) => `${coll.collectionName}/${id}`;

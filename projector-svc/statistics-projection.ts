@@ -1,83 +1,37 @@
-// Order statistics kept ready to read: orders are spread over a fixed number
-// of shards by id; each shard keeps the latest digest of its orders and, in
-// a separate small document, the totals recomputed from those digests. A
-// statistics query reads only the totals documents, so its cost does not
-// grow with the number of orders; recomputing from digests (never adding
-// deltas) means a replayed event can neither double-count nor drift.
-import { numericKey } from '../lib/read-store';
-import { PAID_STATUSES, type OrderDoc } from './order-projection';
-import { ProductCounts, type ProductCount } from './product-counts';
+// Order statistics kept ready to read: one document of counters over every
+// order (contribution.ts), with orders created per minute over the last day
+// for recent activity. A query reads that one document, so its cost does not
+// grow with the number of orders, and neither does the document.
+import { contributionOf, emptyCounters, moveCounters, takenIn, topProducts, type Contribution, type Derived, type ProductCount } from './contribution';
+import type { OrderDoc } from './order-projection';
 
-// Enough shards that each rewrite stays small (a few hundred digests at
-// 100 k orders), few enough that a query reads them all quickly.
-export const STAT_SHARDS = 256;
-const MINUTE = 60_000;
 const DAY_MINUTES = 24 * 60;
+export const STATS_ID = 'all';
 
-export interface StatsDigest {
-  version: number;
-  status: string;
-  total_cents: number;
-  created_minute: number;
-  lines: Array<{ product_id: number; product_name: string; quantity: number }>;
-}
-
-export interface StatsDigestShard {
-  _id: string; // numericKey(shard)
-  rev: number;
-  orders: Record<string, StatsDigest>;
-}
-
-export interface StatsTotals {
-  _id: string; // numericKey(shard)
-  rev: number;
-  total_orders: number;
-  by_status: Record<string, number>;
-  revenue_cents: number;
-  paid_orders: number;
-  /** product id → units ordered and name */
-  products: Record<string, { product_name: string; count: number }>;
-  /** minute since epoch → orders created in it (only the last day's are read) */
+export interface StatsDoc extends Derived {
+  /** minute since epoch → orders created in it, the last day's only */
   created_minutes: Record<string, number>;
 }
 
-export const statShard = (orderId: string) => parseInt(orderId.replace(/-/g, '').slice(0, 8), 16) % STAT_SHARDS;
+export const emptyStats = (): StatsDoc => ({ _id: STATS_ID, ...emptyCounters(), created_minutes: {}, inflight: {} });
 
-export const emptyDigestShard = (shard: number): StatsDigestShard => ({ _id: numericKey(shard), rev: 0, orders: {} });
-
-/** The shard with this order's digest, or the same object if it is not newer. */
-export function withOrderDigest(shard: StatsDigestShard, order: OrderDoc): StatsDigestShard {
-  const known = shard.orders[order.order_id];
-  if (known && known.version >= order.version) return shard;
-  const digest: StatsDigest = {
-    version: order.version,
-    status: order.status,
-    total_cents: order.total_cents,
-    created_minute: Math.floor(order.created_at.getTime() / MINUTE),
-    lines: order.items.map((i) => ({ product_id: i.product_id, product_name: i.product_name, quantity: i.quantity })),
-  };
-  return { ...shard, rev: shard.rev + 1, orders: { ...shard.orders, [order.order_id]: digest } };
+/** The statistics with this order's latest version taken in; the same object if they hold it already. */
+export function withOrderStats(s: StatsDoc, o: OrderDoc, now: Date): StatsDoc {
+  const from = takenIn(s, o);
+  return from && from.v >= o.version ? s : withStatsContribution(s, o.order_id, from, contributionOf(o, 0), now);
 }
 
-/** Totals of one shard; minute buckets older than a day are left out, nothing reads them. */
-export function shardTotals(shard: StatsDigestShard, now: Date): StatsTotals {
-  const oldestMinute = Math.floor(now.getTime() / MINUTE) - DAY_MINUTES;
-  const products = new ProductCounts();
-  const t: StatsTotals = { _id: shard._id, rev: shard.rev, total_orders: 0, by_status: {}, revenue_cents: 0, paid_orders: 0, products: {}, created_minutes: {} };
-  for (const d of Object.values(shard.orders)) {
-    t.total_orders++;
-    t.by_status[d.status] = (t.by_status[d.status] ?? 0) + 1;
-    if (PAID_STATUSES.includes(d.status)) {
-      t.revenue_cents += d.total_cents;
-      t.paid_orders++;
-    }
-    if (d.created_minute >= oldestMinute) t.created_minutes[d.created_minute] = (t.created_minutes[d.created_minute] ?? 0) + 1;
-    for (const l of d.lines) products.add(l.product_id, l.product_name, l.quantity);
-  }
-  return { ...t, products: products.toRecord() };
+/** The statistics with the order's contribution moved from `from` to `to`, remembered in flight. */
+export function withStatsContribution(s: StatsDoc, orderId: string, from: Contribution | undefined, to: Contribution, now: Date): StatsDoc {
+  const moved = moveCounters(s, from, to);
+  const nowMinute = Math.floor(now.getTime() / 60_000);
+  const minutes: Record<string, number> = {};
+  for (const [m, n] of Object.entries(s.created_minutes)) if (nowMinute - Number(m) < DAY_MINUTES) minutes[m] = n;
+  if (!from && nowMinute - to.created_minute < DAY_MINUTES) minutes[to.created_minute] = (minutes[to.created_minute] ?? 0) + 1;
+  return { ...moved, created_minutes: minutes, inflight: { ...s.inflight, [orderId]: to } };
 }
 
-export interface MergedStatistics {
+export interface Statistics {
   total_orders: number;
   by_status: Record<string, number>;
   revenue_cents: number;
@@ -87,22 +41,17 @@ export interface MergedStatistics {
   orders_last_day: number;
 }
 
-export function mergeTotals(shards: StatsTotals[], now: Date, top = 5): MergedStatistics {
-  const nowMinute = Math.floor(now.getTime() / MINUTE);
-  const m: MergedStatistics = { total_orders: 0, by_status: {}, revenue_cents: 0, paid_orders: 0, top_products: [], orders_last_hour: 0, orders_last_day: 0 };
-  const products = new ProductCounts();
-  for (const s of shards) {
-    m.total_orders += s.total_orders;
-    m.revenue_cents += s.revenue_cents;
-    m.paid_orders += s.paid_orders;
-    for (const [k, n] of Object.entries(s.by_status)) m.by_status[k] = (m.by_status[k] ?? 0) + n;
-    for (const [minute, n] of Object.entries(s.created_minutes)) {
-      const age = nowMinute - Number(minute);
-      if (age < 60) m.orders_last_hour += n;
-      if (age < DAY_MINUTES) m.orders_last_day += n;
-    }
-    for (const [id, p] of Object.entries(s.products)) products.add(Number(id), p.product_name, p.count);
+export function statisticsOf(s: StatsDoc, now: Date, top = 5): Statistics {
+  const nowMinute = Math.floor(now.getTime() / 60_000);
+  let hour = 0;
+  let day = 0;
+  for (const [minute, n] of Object.entries(s.created_minutes)) {
+    const age = nowMinute - Number(minute);
+    if (age < 60) hour += n;
+    if (age < DAY_MINUTES) day += n;
   }
-  m.top_products = products.top(top);
-  return m;
+  return {
+    total_orders: s.total_orders, by_status: s.by_status, revenue_cents: s.revenue_cents, paid_orders: s.paid_orders,
+    top_products: topProducts(s.products, top), orders_last_hour: hour, orders_last_day: day,
+  };
 }

@@ -1,66 +1,69 @@
-// The user order summary, derived from the user's orders. Each order's latest
-// digest (with its stream version) is kept in the user's document and the
-// totals are recomputed from the digests, so replaying an order event can
-// neither double-count nor drift: setting a digest twice is setting it once.
-// The digests also serve ListUserOrders: one lookup by user id finds the
-// user's orders, whatever the size of the orders collection.
+// The user order summary: counters over the user's orders (contribution.ts),
+// and the user's orders listed in buckets of a bounded size (user_orders),
+// so neither document grows with the number of orders.
 import { numericKey } from '../lib/read-store';
-import { PAID_STATUSES, type OrderDoc } from './order-projection';
-import { ProductCounts } from './product-counts';
+import { contributionOf, emptyCounters, moveCounters, takenIn, topProducts, type Contribution, type Derived, type ProductCount } from './contribution';
+import type { OrderDoc } from './order-projection';
 
-export interface OrderDigest {
-  version: number;
-  status: string;
-  created_at: Date;
-  total_cents: number;
-  lines: Array<{ product_id: number; product_name: string; quantity: number }>;
-}
-
-export interface UserSummaryDoc {
+export interface UserSummaryDoc extends Derived {
   _id: string; // numericKey(user_id)
   user_id: number;
-  orders: Record<string, OrderDigest>;
-  total_orders: number;
-  total_spent_cents: number;
-  paid_orders: number;
-  favorite_products: Array<{ product_id: number; product_name: string; count: number }>;
-  order_statuses: Record<string, number>;
+  favorite_products: ProductCount[];
+  /** How many user_orders buckets the user has, and how full the last one is. */
+  order_buckets: number;
+  last_bucket_size: number;
+}
+
+export interface UserOrderEntry {
+  v: number;
+  created_at: Date;
+  status: string;
+}
+
+export interface UserOrdersBucket {
+  _id: string; // userOrdersKey(user_id, bucket)
+  rev?: number;
+  user_id: number;
+  orders: Record<string, UserOrderEntry>;
 }
 
 const FAVORITES = 5;
+export const USER_BUCKET_SIZE = 100;
+
+export const userOrdersKey = (userId: number, bucket: number) => `${numericKey(userId)}:${String(bucket).padStart(6, '0')}`;
 
 export const emptySummary = (userId: number): UserSummaryDoc => ({
-  _id: numericKey(userId), user_id: userId, orders: {}, total_orders: 0, total_spent_cents: 0, paid_orders: 0, favorite_products: [], order_statuses: {},
+  _id: numericKey(userId), user_id: userId, ...emptyCounters(), favorite_products: [], order_buckets: 0, last_bucket_size: 0, inflight: {},
 });
 
-/** Returns the summary with this order's digest, or the same object if it is not newer. */
-export function withOrder(summary: UserSummaryDoc, order: OrderDoc): UserSummaryDoc {
-  const known = summary.orders[order.order_id];
-  if (known && known.version >= order.version) return summary;
-  const digest: OrderDigest = {
-    version: order.version,
-    status: order.status,
-    created_at: order.created_at,
-    total_cents: order.total_cents,
-    lines: order.items.map((i) => ({ product_id: i.product_id, product_name: i.product_name, quantity: i.quantity })),
-  };
-  return summarize({ ...summary, orders: { ...summary.orders, [order.order_id]: digest } });
+/** The bucket a user's next new order goes to, and the summary that counts it there. */
+export function placeNewOrder(s: UserSummaryDoc): { bucket: number; summary: UserSummaryDoc } {
+  if (s.order_buckets > 0 && s.last_bucket_size < USER_BUCKET_SIZE) {
+    return { bucket: s.order_buckets - 1, summary: { ...s, last_bucket_size: s.last_bucket_size + 1 } };
+  }
+  return { bucket: s.order_buckets, summary: { ...s, order_buckets: s.order_buckets + 1, last_bucket_size: 1 } };
 }
 
-function summarize(s: UserSummaryDoc): UserSummaryDoc {
-  const digests = Object.values(s.orders);
-  const statuses: Record<string, number> = {};
-  const products = new ProductCounts();
-  let spent = 0;
-  let paid = 0;
-  for (const d of digests) {
-    statuses[d.status] = (statuses[d.status] ?? 0) + 1;
-    if (PAID_STATUSES.includes(d.status)) {
-      spent += d.total_cents;
-      paid++;
-    }
-    for (const l of d.lines) products.add(l.product_id, l.product_name, l.quantity);
-  }
-  const favorite_products = products.top(FAVORITES);
-  return { ...s, total_orders: digests.length, total_spent_cents: spent, paid_orders: paid, order_statuses: statuses, favorite_products };
+/**
+ * The summary with this order's latest version taken in, and the bucket that
+ * lists it; the same object if the summary already holds this version or a newer one.
+ */
+export function withOrder(s: UserSummaryDoc, o: OrderDoc): UserSummaryDoc {
+  const from = takenIn(s, o);
+  if (from && from.v >= o.version) return s;
+  const placed = from ? { bucket: from.bucket, summary: s } : placeNewOrder(s);
+  return withContribution(placed.summary, o.order_id, from, contributionOf(o, placed.bucket));
+}
+
+/** The summary with the order's contribution moved from `from` to `to`, remembered in flight. */
+export function withContribution(s: UserSummaryDoc, orderId: string, from: Contribution | undefined, to: Contribution): UserSummaryDoc {
+  const moved = moveCounters(s, from, to);
+  return { ...moved, favorite_products: topProducts(moved.products, FAVORITES), inflight: { ...s.inflight, [orderId]: to } };
+}
+
+/** The bucket with the order's entry, or the same object if it holds a newer one. */
+export function withOrderEntry(b: UserOrdersBucket, o: OrderDoc): UserOrdersBucket {
+  const known = b.orders[o.order_id];
+  if (known && known.v >= o.version) return b;
+  return { ...b, orders: { ...b.orders, [o.order_id]: { v: o.version, created_at: o.created_at, status: o.status } } };
 }

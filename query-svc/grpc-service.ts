@@ -10,6 +10,7 @@ import type { Logger } from '../lib/logger';
 import { numericKey, type ReadStore } from '../lib/read-store';
 import type { InventoryDoc } from '../projector-svc/inventory-projection';
 import type { OrderDoc } from '../projector-svc/order-projection';
+import { userOrdersKey } from '../projector-svc/user-summary-projection';
 import { decodeToken, encodeToken, pageSize } from './page-token';
 import { toInventoryItem, toOrder, toUserSummary } from './read-model-mapping';
 import { orderStatistics } from './statistics';
@@ -40,14 +41,17 @@ async function pageOrders(read: ReadStore, filter: Filter<OrderDoc>, size: numbe
 }
 
 /**
- * A user's orders from the digests in the user's summary (one lookup by id),
- * then each order of the page by id: the cost follows the page and the
- * user, not the size of the orders collection.
+ * A user's orders from the user's order buckets (the summary says how many;
+ * each a lookup by id), then each order of the page by id: the cost follows
+ * the page and the user, not the size of the orders collection.
  */
 async function pageUserOrders(read: ReadStore, userId: number, status: string | undefined, size: number, token: string) {
   const after = decodeToken(token, ['number', 'string']) as [number, string] | undefined;
   const summary = await read.userSummaries.findOne({ _id: numericKey(userId) });
-  const rows = Object.entries(summary?.orders ?? {})
+  const keys = Array.from({ length: summary?.order_buckets ?? 0 }, (_, b) => userOrdersKey(userId, b));
+  const buckets = await Promise.all(keys.map((_id) => read.userOrders.findOne({ _id })));
+  const entries = new Map(buckets.flatMap((b) => Object.entries(b?.orders ?? {})));
+  const rows = [...entries]
     .filter(([, d]) => !status || d.status === status)
     .map(([id, d]) => ({ id, t: d.created_at.getTime() }))
     .sort((a, b) => b.t - a.t || (a.id < b.id ? -1 : 1))

@@ -38,7 +38,7 @@ export function toInventoryItem(d: InventoryDoc): InventoryItem {
   return {
     productId: d.product_id, productName: d.product_name, unitPrice: toDecimal(d.unit_price_cents),
     availableQuantity: d.available_quantity, reservedQuantity: d.reserved_quantity, totalQuantity: d.total_quantity,
-    lowStockThreshold: d.low_stock_threshold, lowStockAlert: d.low_stock_alert, pendingOrders: d.pending_orders,
+    lowStockThreshold: d.low_stock_threshold, lowStockAlert: d.low_stock_alert, pendingOrders: d.pending_orders, pendingOrdersCount: d.pending_count,
   };
 }
 
@@ -46,9 +46,9 @@ export function toUserSummary(d: UserSummaryDoc): UserOrderSummary {
   return {
     userId: d.user_id,
     totalOrders: d.total_orders,
-    totalSpent: toDecimal(d.total_spent_cents),
-    avgOrderValue: d.paid_orders ? toDecimal(Math.round(d.total_spent_cents / d.paid_orders)) : 0,
+    totalSpent: toDecimal(d.revenue_cents),
+    avgOrderValue: d.paid_orders ? toDecimal(Math.round(d.revenue_cents / d.paid_orders)) : 0,
     favoriteProducts: d.favorite_products.map((p) => ({ productId: p.product_id, productName: p.product_name, count: p.count })),
-    orderStatuses: d.order_statuses,
+    orderStatuses: d.by_status,
   };
 }

@@ -1,8 +1,8 @@
 // (4) The read store at a given size: orders shaped exactly like
 // projector-svc writes them, made by folding realistic event sequences
-// through the projector's own folds (projectOrder, withOrder,
-// withOrderDigest/shardTotals), with the matching user summaries and order
-// statistics shards, bulk-inserted. Seeded users have ids of their own
+// through the projector's own folds (projectOrder, withContribution,
+// withStatsContribution, withOrderEntry), with the matching user summaries,
+// user order buckets and order statistics, bulk-inserted. Seeded users have ids of their own
 // so they never collide with the users the command workloads create.
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
@@ -10,8 +10,11 @@ import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { event, type DomainEvent } from '../../domain/events';
 import { READ_DB } from '../../lib/mongo';
 import { emptyOrder, projectOrder, type OrderDoc } from '../../projector-svc/order-projection';
-import { emptyDigestShard, shardTotals, statShard, STAT_SHARDS, withOrderDigest, type StatsDigestShard } from '../../projector-svc/statistics-projection';
-import { emptySummary, withOrder, type UserSummaryDoc } from '../../projector-svc/user-summary-projection';
+import { contributionOf } from '../../projector-svc/contribution';
+import { emptyStats, STATS_ID, withStatsContribution, type StatsDoc } from '../../projector-svc/statistics-projection';
+import {
+  emptySummary, placeNewOrder, userOrdersKey, withContribution, withOrderEntry, type UserOrdersBucket, type UserSummaryDoc,
+} from '../../projector-svc/user-summary-projection';
 import { ReadStore } from '../../lib/read-store';
 import type { Ctx } from '../context';
 export type { OrderDoc };
@@ -97,55 +100,53 @@ export async function ensureOrders(ctx: Ctx, n: number): Promise<{ inserted: num
     await sampleExisting(ctx, read);
     return { inserted: 0, ms: 0 };
   }
-  // The statistics shards as the projector keeps them: every seeded order's digest folded in.
-  // Keyed by the shard document's _id, whatever type the projector gives it.
-  const shardId = (k: number) => String(emptyDigestShard(k)._id);
-  const shards = new Map<string, StatsDigestShard>();
-  for (const sh of await read.statsDigests.find({}).toArray()) shards.set(String(sh._id), sh);
-  for (let k = 0; k < STAT_SHARDS; k++) if (!shards.has(shardId(k))) shards.set(shardId(k), emptyDigestShard(k));
+  // The statistics as the projector keeps them: every seeded order's contribution moved in.
+  let stats: StatsDoc = (await read.stats.findOne({ _id: STATS_ID })) ?? emptyStats();
   let inserted = 0;
   const per = ctx.p.ordersPerUser;
   const now = Date.now();
   let summary: UserSummaryDoc | undefined;
+  let bucket: UserOrdersBucket | undefined;
   while (missing > 0) {
     const size = Math.min(BATCH, missing);
     ctx.progress.step(`dataset: seeding the read store towards ${n} orders (${inserted + size} of ${inserted + missing} inserted)`);
     const docs: OrderDoc[] = [];
     const users: UserSummaryDoc[] = [];
+    const buckets: UserOrdersBucket[] = [];
+    const finishUser = () => {
+      users.push({ ...summary!, inflight: {}, rev: 1 });
+      buckets.push({ ...bucket!, rev: 1 });
+      d.userIds.push(summary!.user_id);
+      summary = bucket = undefined;
+    };
     for (let k = 0; k < size; k++) {
       const i = d.nextSeed++;
       const userId = SEEDED_USERS_FROM + Math.floor(i / per);
-      const doc = seededOrder(ctx, i, userId, now);
-      docs.push(doc);
-      summary = withOrder(summary && summary.user_id === userId ? summary : emptySummary(userId), doc);
-      if (i % per === per - 1) {
-        users.push(summary);
-        d.userIds.push(userId);
-        summary = undefined;
-      }
-      const shard = shardId(statShard(doc.order_id));
-      shards.set(shard, withOrderDigest(shards.get(shard)!, doc));
-      if (d.sampleOrderIds.length < 5_000) d.sampleOrderIds.push(doc._id);
-      else if (Math.random() < 0.1) d.sampleOrderIds[Math.floor(Math.random() * d.sampleOrderIds.length)] = doc._id;
+      const order = seededOrder(ctx, i, userId, now);
+      const placed = placeNewOrder(summary && summary.user_id === userId ? summary : emptySummary(userId));
+      const contrib = contributionOf(order, placed.bucket);
+      docs.push({ ...order, contrib });
+      summary = withContribution(placed.summary, order.order_id, undefined, contrib);
+      const key = userOrdersKey(userId, placed.bucket);
+      bucket = withOrderEntry(bucket && bucket._id === key ? bucket : { _id: key, user_id: userId, orders: {} }, order);
+      stats = withStatsContribution(stats, order.order_id, undefined, contrib, new Date(now));
+      if (i % per === per - 1) finishUser();
+      if (d.sampleOrderIds.length < 5_000) d.sampleOrderIds.push(order._id);
+      else if (Math.random() < 0.1) d.sampleOrderIds[Math.floor(Math.random() * d.sampleOrderIds.length)] = order._id;
     }
     if (missing - size <= 0 && summary) {
       // Users never span two top-ups: the next seed starts a new user.
-      users.push(summary);
-      d.userIds.push(summary.user_id);
-      summary = undefined;
+      finishUser();
       d.nextSeed = Math.ceil(d.nextSeed / per) * per;
     }
     await orders.insertMany(docs, { ordered: false });
     if (users.length) await summaries.insertMany(users, { ordered: false });
+    if (buckets.length) await read.userOrders.insertMany(buckets, { ordered: false });
     inserted += size;
     missing -= size;
   }
-  // Shards are few and large: replace them wholesale (bulk insert), then their totals.
-  ctx.progress.step(`dataset: writing ${STAT_SHARDS} order-statistics shards for ${n} orders`);
-  const all = [...shards.values()];
-  await replaceAll(read.statsDigests as unknown as Collection<{ _id: unknown }>, all);
-  const at = new Date();
-  await replaceAll(read.statsTotals as unknown as Collection<{ _id: unknown }>, all.map((sh) => shardTotals(sh, at)));
+  ctx.progress.step(`dataset: writing the order statistics for ${n} orders`);
+  await replaceAll(read.stats as unknown as Collection<{ _id: unknown }>, [{ ...stats, inflight: {}, rev: (stats.rev ?? 0) + 1 } as { _id: unknown }]);
   d.orders = await orderCount(ctx);
   await sampleExisting(ctx, read);
   return { inserted, ms: Date.now() - t0 };

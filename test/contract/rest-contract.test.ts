@@ -235,6 +235,7 @@ describe('POST /cqrs/commands/inventory (CommandService.UpdateInventory)', () =>
         low_stock_threshold: 5,
         low_stock_alert: false,
         pending_orders: [],
+        pending_orders_count: 0,
       });
     });
   });
@@ -277,6 +278,7 @@ describe('GET /cqrs/queries/inventory/{product_id} (QueryService.GetProductInven
       low_stock_threshold: 10,
       low_stock_alert: true,
       pending_orders: [],
+      pending_orders_count: 0,
     });
   });
 
@@ -717,6 +719,7 @@ describe('inventory after the orders settled', () => {
       low_stock_threshold: 5,
       low_stock_alert: false,
       pending_orders: [],
+      pending_orders_count: 0,
     });
   });
 });

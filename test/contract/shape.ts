@@ -83,7 +83,7 @@ export const PAYMENT_METHODS = ['CREDIT_CARD', 'DEBIT_CARD', 'PAYPAL', 'BANK_TRA
 
 export const INVENTORY_KEYS = [
   'product_id', 'product_name', 'unit_price', 'available_quantity', 'reserved_quantity',
-  'total_quantity', 'low_stock_threshold', 'low_stock_alert', 'pending_orders',
+  'total_quantity', 'low_stock_threshold', 'low_stock_alert', 'pending_orders', 'pending_orders_count',
 ];
 
 export function expectInventoryItem(item: any): void {
@@ -95,6 +95,9 @@ export function expectInventoryItem(item: any): void {
   expect(typeof item.low_stock_alert).toBe('boolean');
   expect(Array.isArray(item.pending_orders)).toBe(true);
   for (const id of item.pending_orders) expect(id).toMatch(UUID);
+  // A bounded list of them, and how many there are.
+  expectInt32(item.pending_orders_count, 0);
+  expect(item.pending_orders.length).toBeLessThanOrEqual(Math.min(100, item.pending_orders_count));
 }
 
 const ORDER_KEYS = ['order_id', 'user_id', 'user_email', 'total_amount', 'status', 'items', 'timeline', 'created_at', 'updated_at', 'status_reason'];

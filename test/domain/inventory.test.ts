@@ -20,9 +20,9 @@ const given = specFor(productAggregate);
 const P = 456;
 const created = (totalQuantity = 10) =>
   event('inventoryUpdated', { productId: P, productName: 'Widget', unitPriceCents: 1999, totalQuantity, lowStockThreshold: 3 });
-const reserved = (orderId: string, quantity: number) => event('inventoryReserved', { productId: P, orderId, quantity });
-const released = (orderId: string, quantity: number) => event('inventoryReleased', { productId: P, orderId, quantity });
-const sold = (orderId: string, quantity: number) => event('inventorySold', { productId: P, orderId, quantity });
+const reserved = (orderId: string, quantity: number, slot = 0) => event('inventoryReserved', { productId: P, orderId, quantity, slot });
+const released = (orderId: string, quantity: number, slot = 0) => event('inventoryReleased', { productId: P, orderId, quantity, slot });
+const sold = (orderId: string, quantity: number, slot = 0) => event('inventorySold', { productId: P, orderId, quantity, slot });
 
 const update = (c: Omit<Extract<ProductCommand, { type: 'UpdateInventory' }>, 'type' | 'productId'>): ProductCommand => ({
   type: 'UpdateInventory',
@@ -100,7 +100,7 @@ describe('Reserve', () => {
   });
 
   test('all of the available stock can be reserved', () => {
-    given([created(10), reserved('o1', 4)]).when(reserve('o2', 6)).then([reserved('o2', 6)]);
+    given([created(10), reserved('o1', 4)]).when(reserve('o2', 6)).then([reserved('o2', 6, 1)]);
   });
 
   test('not enough stock → ReservationRefused naming the numbers', () => {
@@ -124,7 +124,7 @@ describe('Reserve', () => {
   });
 
   test('an order whose reservation was released can reserve again', () => {
-    given([created(10), reserved('o1', 4), released('o1', 4)]).when(reserve('o1', 4)).then([reserved('o1', 4)]);
+    given([created(10), reserved('o1', 4), released('o1', 4)]).when(reserve('o1', 4)).then([reserved('o1', 4, 1)]);
   });
 });
 
@@ -198,6 +198,9 @@ describe('invariants under any sequence of commands (property)', () => {
         let state: ProductState = initialProduct();
         // The model: what a correct product must hold, kept apart from the aggregate.
         const open = new Map<string, number>();
+        // Each reservation takes the next slot; its release or sale names it.
+        const slots = new Map<string, number>();
+        let nextSlot = 0;
         let total = 0;
         for (const command of [first, ...commands]) {
           let events: DomainEvent[] = [];
@@ -215,8 +218,9 @@ describe('invariants under any sequence of commands (property)', () => {
             case 'Reserve': {
               if (open.has(command.orderId)) expect(events).toEqual([]);
               else if (total - openSum() >= command.quantity) {
-                expect(events).toEqual([reserved(command.orderId, command.quantity)]);
+                expect(events).toEqual([reserved(command.orderId, command.quantity, nextSlot)]);
                 open.set(command.orderId, command.quantity);
+                slots.set(command.orderId, nextSlot++);
               } else expect(error).toBeInstanceOf(ReservationRefused);
               break;
             }
@@ -225,7 +229,8 @@ describe('invariants under any sequence of commands (property)', () => {
               const q = open.get(command.orderId);
               if (q === undefined) expect(events).toEqual([]);
               else {
-                expect(events).toEqual([command.type === 'Release' ? released(command.orderId, q) : sold(command.orderId, q)]);
+                const slot = slots.get(command.orderId)!;
+                expect(events).toEqual([command.type === 'Release' ? released(command.orderId, q, slot) : sold(command.orderId, q, slot)]);
                 open.delete(command.orderId);
                 if (command.type === 'Sell') total -= q;
               }

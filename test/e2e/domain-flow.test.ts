@@ -103,6 +103,7 @@ function expectedInventory(id: number) {
     low_stock_threshold: p.threshold,
     low_stock_alert: p.total - reserved < p.threshold,
     pending_orders: [...p.reservations.keys()].sort(),
+    pending_orders_count: p.reservations.size,
   };
 }
 

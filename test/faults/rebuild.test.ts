@@ -77,7 +77,7 @@ test('rebuilt read models equal the live ones, while queries are served and comm
 
     const load2 = w.run(api, phase2);
     const t0 = Date.now();
-    const names = await withTimeout(rebuild(mesh.urls.mongo, ['orders', 'inventory', 'user_summaries'], pino({ level: 'silent' })), 120_000, 'the rebuild');
+    const names = await withTimeout(rebuild(mesh.urls.mongo, ['orders', 'inventory', 'user_summaries'], pino({ level: 'silent' }), mesh.urls.amqp), 120_000, 'the rebuild');
     const rebuildMs = Date.now() - t0;
     await withTimeout(watch.guard(load2), 120_000, 'phase 2');
     // Past the services' pointer refresh: query-svc answers from the rebuilt

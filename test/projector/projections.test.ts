@@ -124,10 +124,10 @@ describe('inventory projection', () => {
   test('available, reserved, total, pending orders and the low-stock alert follow the events', () => {
     const doc = foldInventory(P, [
       updated(20),
-      event('inventoryReserved', { productId: P, orderId: 'b-order', quantity: 6 }),
-      event('inventoryReserved', { productId: P, orderId: 'a-order', quantity: 4 }),
-      event('inventoryReserved', { productId: P, orderId: 'c-order', quantity: 3 }),
-      event('inventorySold', { productId: P, orderId: 'c-order', quantity: 3 }),
+      event('inventoryReserved', { productId: P, orderId: 'b-order', quantity: 6, slot: 0 }),
+      event('inventoryReserved', { productId: P, orderId: 'a-order', quantity: 4, slot: 1 }),
+      event('inventoryReserved', { productId: P, orderId: 'c-order', quantity: 3, slot: 2 }),
+      event('inventorySold', { productId: P, orderId: 'c-order', quantity: 3, slot: 2 }),
     ]);
     expect(doc).toMatchObject({
       _id: numericKey(P), version: 5, product_id: P, product_name: 'Widget', unit_price_cents: 1999,
@@ -137,9 +137,9 @@ describe('inventory projection', () => {
   });
 
   test('the alert is raised when available drops below the threshold, and cleared when released', () => {
-    const low = foldInventory(P, [updated(10), event('inventoryReserved', { productId: P, orderId: 'o', quantity: 6 })]);
+    const low = foldInventory(P, [updated(10), event('inventoryReserved', { productId: P, orderId: 'o', quantity: 6, slot: 0 })]);
     expect(low).toMatchObject({ available_quantity: 4, low_stock_alert: true });
-    const back = projectInventory(low, { version: 3, occurredAt: at(3), payload: event('inventoryReleased', { productId: P, orderId: 'o', quantity: 6 }) });
+    const back = projectInventory(low, { version: 3, occurredAt: at(3), payload: event('inventoryReleased', { productId: P, orderId: 'o', quantity: 6, slot: 0 }) });
     expect(back).toMatchObject({ version: 3, available_quantity: 10, reserved_quantity: 0, low_stock_alert: false, pending_orders: [] });
     expect(foldInventory(P, [updated(5, 5)]).low_stock_alert).toBe(false); // exactly at the threshold
   });
@@ -191,11 +191,11 @@ describe('user summary projection', () => {
     const pending = orderAt('order-a', 'PENDING', [[1, 'Apple', 2, 100]]);
     const paidFirst = withOrder(emptySummary(123), a);
     expect(withOrder(paidFirst, pending)).toBe(paidFirst);
-    expect(paidFirst.order_statuses).toEqual({ PAID: 1 });
+    expect(paidFirst.by_status).toEqual({ PAID: 1 });
     // ... and a newer one replaces it.
     const fromPending = withOrder(withOrder(emptySummary(123), pending), a);
-    expect(fromPending.order_statuses).toEqual({ PAID: 1 });
-    expect(fromPending.total_spent_cents).toBe(200);
+    expect(fromPending.by_status).toEqual({ PAID: 1 });
+    expect(fromPending.revenue_cents).toBe(200);
   });
 
   test('total_orders counts distinct orders; order_statuses sums to it', () => {
@@ -207,8 +207,8 @@ describe('user summary projection', () => {
       orderAt('o2', 'SHIPPED', [[1, 'Apple', 1, 100]]),
     ]);
     expect(s.total_orders).toBe(3);
-    expect(s.order_statuses).toEqual({ VALIDATED: 1, SHIPPED: 1, REJECTED: 1 });
-    expect(Object.values(s.order_statuses).reduce((x, y) => x + y, 0)).toBe(s.total_orders);
+    expect(s.by_status).toEqual({ VALIDATED: 1, SHIPPED: 1, REJECTED: 1 });
+    expect(Object.values(s.by_status).reduce((x, y) => x + y, 0)).toBe(s.total_orders);
   });
 
   test('total_spent counts only PAID, SHIPPED and COMPLETED orders', () => {
@@ -221,7 +221,7 @@ describe('user summary projection', () => {
       orderAt('r', 'REJECTED', [[1, 'Apple', 1, 60000]]),
       orderAt('n', 'PENDING', [[1, 'Apple', 1, 70000]]),
     ]);
-    expect(s.total_spent_cents).toBe(1230);
+    expect(s.revenue_cents).toBe(1230);
     expect(s.paid_orders).toBe(3);
     expect(s.total_orders).toBe(7);
   });
@@ -267,9 +267,9 @@ describe('user summary projection', () => {
           const expected = summarize(histories.map((h) => h[h.length - 1]));
           expect(s).toEqual(expected);
           expect(s.total_orders).toBe(specs.length);
-          expect(Object.values(s.order_statuses).reduce((x, y) => x + y, 0)).toBe(specs.length);
+          expect(Object.values(s.by_status).reduce((x, y) => x + y, 0)).toBe(specs.length);
           const finals = histories.map((h) => h[h.length - 1]);
-          expect(s.total_spent_cents).toBe(finals.filter((o) => PAID_STATUSES.includes(o.status)).reduce((x, o) => x + o.total_cents, 0));
+          expect(s.revenue_cents).toBe(finals.filter((o) => PAID_STATUSES.includes(o.status)).reduce((x, o) => x + o.total_cents, 0));
           const counts = s.favorite_products.map((p) => p.count);
           expect(counts).toEqual([...counts].sort((x, y) => y - x));
         },

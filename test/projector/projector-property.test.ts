@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import type { Db, MongoClient } from 'mongodb';
 import pino from 'pino';
 import { PaymentMethod, type OrderLine } from '../../gen/ts/cqrs/v1/common';
-import type { DomainEvent } from '../../domain/events';
+import { event, type DomainEvent } from '../../domain/events';
 import { orderStream, productStream } from '../../domain/events';
 import { decideOrder, evolveOrder, initialOrder, type OrderCommand } from '../../domain/order';
 import { decideProduct, evolveProduct, initialProduct, type ProductCommand } from '../../domain/inventory';
@@ -20,10 +20,11 @@ import { decodeEnvelope, encodeEnvelope } from '../../lib/envelope';
 import { EventStore } from '../../lib/event-store';
 import { connectMongo } from '../../lib/mongo';
 import { spawnChild, stopChild, type Child } from '../../lib/processes';
-import { ReadStore } from '../../lib/read-store';
+import { numericKey, ReadStore } from '../../lib/read-store';
 import { emptyInventory, projectInventory, type InventoryDoc } from '../../projector-svc/inventory-projection';
 import { emptyOrder, projectOrder, type OrderDoc } from '../../projector-svc/order-projection';
 import { Projector } from '../../projector-svc/projector';
+import { emptyStats, STATS_ID, withOrderStats } from '../../projector-svc/statistics-projection';
 import { emptySummary, withOrder, type UserSummaryDoc } from '../../projector-svc/user-summary-projection';
 
 const ROOT = resolve(__dirname, '../..');
@@ -244,16 +245,28 @@ function expectedModels(streams: Map<string, Envelope[]>) {
   }
   const summaries = new Map<number, UserSummaryDoc>();
   for (const o of orders) summaries.set(o.user_id, withOrder(summaries.get(o.user_id) ?? emptySummary(o.user_id), o));
+  const stats = orders.reduce((s, o) => withOrderStats(s, o, new Date()), emptyStats());
+  const listed = orders.map((o) => [o.user_id, o.order_id, o.status] as const);
   const byId = <T extends { _id: unknown }>(xs: T[]) => [...xs].sort((a, b) => String(a._id).localeCompare(String(b._id)));
-  return { orders: byId(orders), inventory: byId(inventory), summaries: byId([...summaries.values()]) };
+  return { orders: byId(orders), inventory: byId(inventory), summaries: byId([...summaries.values()].map(content)), stats: content(stats), listed: sortRows(listed) };
 }
+
+/** A derived document without the contributions it still remembers in flight (bookkeeping, pruned as orders are stored). */
+const content = <D extends { inflight: unknown; rev?: number }>({ inflight: _, rev: __, ...rest }: D) => rest;
+const sortRows = <T extends readonly unknown[]>(rows: T[]) => [...rows].sort((a, b) => String(a).localeCompare(String(b)));
 
 async function readModels(read: ReadStore) {
   const byId = <T extends { _id: unknown }>(xs: T[]) => [...xs].sort((a, b) => String(a._id).localeCompare(String(b._id)));
+  const orders = byId(await read.orders.find({}).toArray());
+  // Every order is stored with the contribution the derived documents took in of its latest version.
+  for (const o of orders) expect(o.contrib?.v).toBe(o.version);
+  const buckets = await read.userOrders.find({}).toArray();
   return {
-    orders: byId(await read.orders.find({}).toArray()),
+    orders: orders.map(({ contrib: _, ...o }) => o),
     inventory: byId(await read.inventory.find({}).toArray()),
-    summaries: byId(await read.userSummaries.find({}).toArray()),
+    summaries: byId(await read.userSummaries.find({}).toArray()).map(content),
+    stats: content((await read.stats.findOne({ _id: STATS_ID })) ?? emptyStats()),
+    listed: sortRows(buckets.flatMap((b) => Object.entries(b.orders).map(([id, e]) => [b.user_id, id, e.status] as const))),
   };
 }
 
@@ -317,6 +330,8 @@ describe('projector against the real store', () => {
           expect(actual.orders).toEqual(expected.orders);
           expect(actual.inventory).toEqual(expected.inventory);
           expect(actual.summaries).toEqual(expected.summaries);
+          expect(actual.stats).toEqual(expected.stats);
+          expect(actual.listed).toEqual(expected.listed);
         }),
       ),
       { numRuns: 25, interruptAfterTimeLimit: 50_000, markInterruptAsFailure: true },
@@ -351,23 +366,31 @@ describe('projector against the real store', () => {
     await withDatabases(async (writeDb, readDb) => {
       const es = new EventStore(writeDb);
       const read = new ReadStore(readDb);
-      // The orders' write is slow; the other stream of the batch fails at once.
-      const orders = readDb.collection<OrderDoc>('orders');
-      const bulkWrite = orders.bulkWrite.bind(orders);
-      orders.bulkWrite = (async (...args: Parameters<typeof bulkWrite>) => {
+      // The user summaries' write is slow; the inventory's, beside it in the same batch, fails at once.
+      const summaries = readDb.collection<UserSummaryDoc>('user_summaries');
+      const slow = summaries.bulkWrite.bind(summaries);
+      summaries.bulkWrite = (async (...args: Parameters<typeof slow>) => {
         await new Promise((r) => setTimeout(r, 300));
-        return bulkWrite(...args);
-      }) as typeof orders.bulkWrite;
-      Object.defineProperty(read, 'orders', { get: () => orders });
+        return slow(...args);
+      }) as typeof summaries.bulkWrite;
+      const inventory = readDb.collection<InventoryDoc>('inventory');
+      inventory.bulkWrite = (async () => {
+        throw new Error('inventory write refused');
+      }) as typeof inventory.bulkWrite;
+      Object.defineProperty(read, 'userSummaries', { get: () => summaries });
+      Object.defineProperty(read, 'inventory', { get: () => inventory });
       const orderId = uuid(44);
       const [commit] = commitsOf(orderStream(orderId), initialOrder(), decideOrder, evolveOrder, orderCommands(orderId, { userId: 3, lines: [{ productId: 101, quantity: 1 }], path: 'PENDING' }));
       const [v1] = (await es.append(commit.streamId, 0, commit.events, { correlationId: 'c', causationId: 'c' }, commit.stateAfter)) as Envelope[];
-      const orphan: Envelope = { ...v1, eventId: 'orphan', streamId: productStream(999), version: 3, payload: { $case: 'inventoryUpdated', value: { productId: 999, productName: 'x', unitPriceCents: 1, totalQuantity: 1, lowStockThreshold: 0 } } };
+      const product = productStream(999);
+      const [p1] = (await es.append(product, 0, [event('inventoryUpdated', { productId: 999, productName: 'x', unitPriceCents: 1, totalQuantity: 1, lowStockThreshold: 0 })], { correlationId: 'c', causationId: 'c' }, {})) as Envelope[];
 
       const projector = new Projector(read, es, silent);
-      await expect(within(projector.handleBatch([redeliver(v1), orphan]), HANDLE_TIMEOUT_MS, 'the batch')).rejects.toThrow('missing events 1..3');
+      await expect(within(projector.handleBatch([redeliver(v1), redeliver(p1)]), HANDLE_TIMEOUT_MS, 'the batch')).rejects.toThrow('inventory write refused');
       // Had the failure been reported early, this write would still be on its way.
-      expect(await read.orders.findOne({ _id: orderId })).toMatchObject({ version: 1 });
+      expect(await read.userSummaries.findOne({ _id: numericKey(3) })).toMatchObject({ user_id: 3, total_orders: 1 });
+      // The order itself is written only after what is derived from it, so it is not there yet.
+      expect(await read.orders.findOne({ _id: orderId })).toBeNull();
     });
   }, 30_000);
 
@@ -389,7 +412,76 @@ describe('projector against the real store', () => {
       a.forgetCache();
       await within(a.handleBatch([redeliver(written[1])]), HANDLE_TIMEOUT_MS, 'a: a copy of v2');
       expect(await read.orders.findOne({ _id: orderId })).toMatchObject({ version: latest, status: 'PAID' });
-      expect((await read.userSummaries.findOne({}))?.orders[orderId]?.version).toBe(latest);
+      expect((await read.orders.findOne({ _id: orderId }))?.contrib?.v).toBe(latest);
+      expect((await read.userSummaries.findOne({}))?.by_status).toEqual({ PAID: 1 });
     });
   }, 30_000);
+});
+
+describe('documents that do not grow with the orders', () => {
+  test('a product with many open reservations shows the 100 longest-held, counts all, and keeps every bucket bounded', async () => {
+    await withDatabases(async (writeDb, readDb) => {
+      const es = new EventStore(writeDb);
+      const read = new ReadStore(readDb);
+      const projector = new Projector(read, es, silent);
+      const product = productStream(7);
+      const meta = { correlationId: 'c', causationId: 'c' };
+      let state = initialProduct();
+      let version = 0;
+      const run = async (commands: ProductCommand[]) => {
+        const events: DomainEvent[] = [];
+        for (const c of commands) {
+          const decided = decideProduct(c, state);
+          state = decided.reduce(evolveProduct, state);
+          events.push(...decided);
+        }
+        const written = (await es.append(product, version, events, meta, state)) as Envelope[];
+        version += events.length;
+        // Delivered in batches of 50, as the consumer would hand them over.
+        for (let i = 0; i < written.length; i += 50) await within(projector.handleBatch(written.slice(i, i + 50).map(redeliver)), HANDLE_TIMEOUT_MS, 'a batch');
+      };
+      await run([{ type: 'UpdateInventory', productId: 7, productName: 'Flash', unitPriceCents: 100, quantity: 1_000, lowStockThreshold: 0 }]);
+      const orders = Array.from({ length: 250 }, (_, i) => uuid(1_000 + i));
+      await run(orders.map((orderId) => ({ type: 'Reserve', productId: 7, orderId, quantity: 2 })));
+      let doc = await read.inventory.findOne({ _id: numericKey(7) });
+      expect(doc).toMatchObject({ pending_count: 250, reserved_quantity: 500, pending_orders: orders.slice(0, 100).sort() });
+
+      // The longest-held 150 are sold: the next 100 by slot are shown, from the buckets.
+      await run(orders.slice(0, 150).map((orderId) => ({ type: 'Sell', orderId })));
+      doc = await read.inventory.findOne({ _id: numericKey(7) });
+      expect(doc).toMatchObject({ pending_count: 100, reserved_quantity: 200, total_quantity: 700, pending_orders: orders.slice(150).sort() });
+      // A release among those shown, and a new reservation, keep it exact.
+      await run([{ type: 'Release', orderId: orders[160] }, { type: 'Reserve', productId: 7, orderId: uuid(9_999), quantity: 1 }]);
+      doc = await read.inventory.findOne({ _id: numericKey(7) });
+      const open = [...orders.slice(150).filter((o) => o !== orders[160]), uuid(9_999)];
+      expect(doc).toMatchObject({ pending_count: 100, pending_orders: open.sort() });
+      expect(doc!.pending_orders).toEqual(Object.keys(state.reservations).sort());
+
+      const buckets = await read.inventoryPending.find({}).toArray();
+      expect(Math.max(...buckets.map((b) => Object.keys(b.orders).length))).toBeLessThanOrEqual(100);
+      expect(buckets.flatMap((b) => Object.keys(b.orders)).sort()).toEqual(open.sort());
+    });
+  }, 60_000);
+
+  test("a user's orders are listed in buckets of at most 100, and the summary holds counters only", async () => {
+    await withDatabases(async (writeDb, readDb) => {
+      const es = new EventStore(writeDb);
+      const read = new ReadStore(readDb);
+      const projector = new Projector(read, es, silent);
+      const ids = Array.from({ length: 230 }, (_, i) => uuid(5_000 + i));
+      const written: Envelope[] = [];
+      for (const id of ids) {
+        const [commit] = commitsOf(orderStream(id), initialOrder(), decideOrder, evolveOrder, orderCommands(id, { userId: 9, lines: [{ productId: 101, quantity: 1 }], path: 'PENDING' }));
+        written.push(...((await es.append(commit.streamId, 0, commit.events, { correlationId: 'c', causationId: 'c' }, commit.stateAfter)) as Envelope[]));
+      }
+      for (let i = 0; i < written.length; i += 64) await within(projector.handleBatch(written.slice(i, i + 64).map(redeliver)), HANDLE_TIMEOUT_MS, 'a batch');
+      const summary = await read.userSummaries.findOne({ _id: numericKey(9) });
+      expect(summary).toMatchObject({ total_orders: 230, by_status: { PENDING: 230 }, order_buckets: 3, last_bucket_size: 30 });
+      // What is still remembered in flight is at most the last batch's.
+      expect(Object.keys(summary!.inflight).length).toBeLessThanOrEqual(64);
+      const buckets = await read.userOrders.find({}).toArray();
+      expect(buckets.map((b) => Object.keys(b.orders).length).sort((a, b) => a - b)).toEqual([30, 100, 100]);
+      expect(buckets.flatMap((b) => Object.keys(b.orders)).sort()).toEqual([...ids].sort());
+    });
+  }, 60_000);
 });

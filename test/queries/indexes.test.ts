@@ -1,6 +1,6 @@
 // Every query the read side serves, and what the store does with it.
-// GetOrder, GetUserSummary, GetProductInventory and ListUserOrders (the
-// summary's digests, then each order) are lookups by _id, which FerretDB's
+// GetOrder, GetUserSummary, GetProductInventory, GetOrderStatistics and
+// ListUserOrders (the summary, the user's order buckets, then each order) are lookups by _id, which FerretDB's
 // SQLite backend pushes down to its primary key. The secondary indexes are
 // created at start-up for a real MongoDB (ListOrders by status, low-stock
 // inventory); FerretDB v1 on SQLite pushes down no other filter, which the
@@ -27,7 +27,8 @@ beforeAll(async () => {
   await read.ensureIndexes();
   // explain reports pushdown only for collections that exist.
   await read.userSummaries.insertOne({ _id: numericKey(1) } as never);
-  await read.statsTotals.insertOne({ _id: numericKey(1) } as never);
+  await read.stats.insertOne({ _id: 'all' } as never);
+  await read.userOrders.insertOne({ _id: `${numericKey(1)}:000000` } as never);
 }, 30_000);
 
 afterAll(async () => {
@@ -49,7 +50,8 @@ test.each([
   ['GetOrder', () => read.orders.find({ _id: 'f5c5d6b0-2a0a-4d4e-9a7e-0d4c1c1b2a3f' }).explain()],
   ['GetUserSummary and ListUserOrders', () => read.userSummaries.find({ _id: numericKey(123) }).explain()],
   ['GetProductInventory', () => read.inventory.find({ _id: numericKey(456) }).explain()],
-  ['statistics shards', () => read.statsTotals.find({ _id: numericKey(7) }).explain()],
+  ['ListUserOrders buckets', () => read.userOrders.find({ _id: `${numericKey(123)}:000000` }).explain()],
+  ['GetOrderStatistics', () => read.stats.find({ _id: 'all' }).explain()],
 ])('%s is a primary-key lookup the store pushes down', async (_name, explain) => {
   expect(pushedDown(await explain())).toBe(true);
 });
