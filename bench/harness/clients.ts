@@ -1,11 +1,23 @@
 // Typed, promise-returning calls on the generated ts-proto clients (the
 // clients other services import), plus a keep-alive HTTP client for the edge.
 import { Agent, request } from 'node:http';
+import { Metadata, type CallOptions, type ServiceError } from '@grpc/grpc-js';
 import * as cmd from '../../gen/ts/cqrs/v1/command_service';
 import * as qry from '../../gen/ts/cqrs/v1/query_service';
-import { call, clients } from '../../test/support/clients';
+import { clients } from '../../test/support/clients';
 
 export type Grpc = ReturnType<typeof typedClients>;
+
+/** Every bench call has a deadline: a service that stops answering fails the run instead of hanging it. */
+export const CALL_DEADLINE_MS = 60_000;
+
+type Unary<Req, Res> = (req: Req, md: Metadata, options: CallOptions, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+function call<Req, Res>(client: object, method: unknown, req: Req): Promise<Res> {
+  return new Promise((resolve, reject) =>
+    (method as Unary<Req, Res>).call(client, req, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, (err, res) => (err ? reject(err) : resolve(res))),
+  );
+}
 
 export function typedClients(commandAddr: string, queryAddr: string) {
   const g = clients(commandAddr, queryAddr);
@@ -62,6 +74,7 @@ export class HttpClient {
           res.on('error', reject);
         },
       );
+      req.setTimeout(CALL_DEADLINE_MS, () => req.destroy(Object.assign(new Error(`HTTP ${method} ${path}: no answer within ${CALL_DEADLINE_MS} ms`), { code: 'timeout' })));
       req.on('error', reject);
       req.end(body);
     });
