@@ -19,8 +19,8 @@ import { publishSynthetic } from './synthetic';
 const g = 'projection';
 /** A single-line CreateOrder makes OrderInitiated, InventoryReserved and OrderValidated. */
 const EVENTS_PER_ORDER = 3;
-/** A lag probe gives up after this long; it then counts as this lag (a lower bound). */
-const PROBE_TIMEOUT_MS = 60_000;
+/** A lag probe gives up after this long; it then counts as this lag (a lower bound, 20× the target's 1 s). */
+const PROBE_TIMEOUT_MS = 20_000;
 /** Without the projector's word, a probe still looks after this long, doubling up to BLIND_MAX_MS (a fallback). */
 const BLIND_FIRST_MS = 250;
 const BLIND_MAX_MS = 4_000;
