@@ -3,7 +3,7 @@
 // projector-svc and the edge on OS-picked ports, in a RabbitMQ vhost of its
 // own. The services' JSON log lines are tapped to count what was stored and
 // projected and when, at no cost to the services.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -56,6 +56,8 @@ export class LogTap {
   readonly decisions = new Map<string, { at: number; validated: boolean }>();
   /** Events stored, by type (orderInitiated, inventoryReserved, orderPaid, inventorySold…). */
   readonly storedByType = new Map<string, number>();
+  /** Events projected, by type (one per "event projected" line: gap-filled events are not counted by type). */
+  readonly projectedByType = new Map<string, number>();
   /** When each process (by pid) logged its readiness line ("… consuming", "… listening"). */
   readonly readyAt = new Map<number, number>();
   /** Latest cumulative store command counts, by service and pid (a restarted service starts again from 0). */
@@ -74,13 +76,14 @@ export class LogTap {
       // An event ahead of a gap is applied with the missing ones ("filled").
       const filled = Number(/"filled":(\d+)/.exec(line)?.[1] ?? 0);
       for (let i = 0; i <= filled; i++) this.projected.push(now);
+      const type = /"type":"(\w+)"/.exec(line)?.[1] ?? '';
+      this.projectedByType.set(type, (this.projectedByType.get(type) ?? 0) + 1);
       if (this.tracking || this.orderWaiters.size) {
         const m = /"streamId":"order-([^"]+)"/.exec(line);
         if (m) {
           if (this.tracking && !this.orderProjectedAt.has(m[1])) this.orderProjectedAt.set(m[1], now);
           const waiters = this.orderWaiters.get(m[1]);
           if (waiters) {
-            const type = /"type":"(\w+)"/.exec(line)?.[1] ?? '';
             const left = waiters.filter((w) => !w(type, now));
             if (left.length) this.orderWaiters.set(m[1], left);
             else this.orderWaiters.delete(m[1]);
@@ -121,6 +124,16 @@ export class LogTap {
       if (this.errors.length < 50) this.errors.push(`${name}: ${line.slice(0, 400)}`);
     } else if (line.includes('"level":40')) this.warnings++;
     if (line.includes('dead-lettered')) this.deadLettered++;
+  }
+
+  /** Events of these types stored, and projected, so far. */
+  typeCounts(...types: string[]): { stored: number; projected: number } {
+    let stored = 0, projected = 0;
+    for (const t of types) {
+      stored += this.storedByType.get(t) ?? 0;
+      projected += this.projectedByType.get(t) ?? 0;
+    }
+    return { stored, projected };
   }
 
   /** Store command counts of one service, summed over every process it has had. */
@@ -226,6 +239,8 @@ export async function startBenchMesh(opts: { env?: Partial<Record<ServiceName, N
       env,
       onLine: (name, line) => {
         tap.line(name, line);
+        // BENCH_LOG=<file> keeps every line the mesh printed, for a post-mortem.
+        if (process.env.BENCH_LOG) appendFileSync(process.env.BENCH_LOG, `${name}: ${line}\n`);
         recent.push(`${name}: ${line}`);
         if (recent.length > 400) recent.splice(0, 200);
       },

@@ -89,6 +89,9 @@ async function burst(ctx: Ctx, kind: BurstKind): Promise<BurstRow> {
   tap.orderProjectedAt.clear();
   tap.tracking = true;
   const stored0 = tap.stored.length, projected0 = tap.projected.length;
+  // Counted per event type from the burst's start, so a backlog left earlier cannot make it look worked off.
+  const decided0 = tap.typeCounts('orderValidated', 'orderRejected').projected;
+  const reserved0 = tap.typeCounts('inventoryReserved').projected;
   const what = kind === 'flash' ? 'every order on one product (flash sale)' : `spread over ${products.length} products`;
   ctx.progress.step(`bursts: CreateOrder through the edge, ${p.burstConcurrency} in flight for ${p.burstMs / 1000} s, ${what}`);
 
@@ -124,9 +127,15 @@ async function burst(ctx: Ctx, kind: BurstKind): Promise<BurstRow> {
     ctx.notes.push(`${kind} burst: the order placed after the burst failed: ${(err as Error).message.slice(0, 200)}`);
   }
   const visible = after ? visibleValidated(ctx, after.orderId, p.burstCapMs) : Promise.resolve(undefined);
-  const allDecided = () => acks.every((a) => tap.decisions.has(a.orderId)) && (!after || tap.decisions.has(after.orderId));
-  while (!allDecided() && performance.now() - burstEnd < p.burstCapMs) await sleep(50);
-  const quiet = allDecided() ? await waitQuiet(ctx, Math.max(1_000, p.burstCapMs - (performance.now() - burstEnd))) : { drained: false };
+  const orders = after ? [...acks, after] : acks;
+  const allDecided = () => orders.every((a) => tap.decisions.has(a.orderId));
+  // Worked off: every order decided, and every decision and reservation projected.
+  const workedOff = () =>
+    allDecided() &&
+    tap.typeCounts('orderValidated', 'orderRejected').projected - decided0 >= orders.length &&
+    tap.typeCounts('inventoryReserved').projected - reserved0 >= orders.filter((a) => tap.decisions.get(a.orderId)?.validated).length;
+  while (!workedOff() && performance.now() - burstEnd < p.burstCapMs) await sleep(20);
+  const quiet = { drained: workedOff() };
   const doneAt = performance.now();
   const visibleAt = await visible;
   tap.trackDecisions = false;

@@ -50,12 +50,11 @@ async function pool<T>(n: number, concurrency: number, op: (i: number) => Promis
   return { ok, errors, firstError };
 }
 
-/** Waits (bounded) until `done()` holds and the projection has caught up; true when it did within the cap. */
-async function settle(ctx: Ctx, done: () => boolean, capMs: number): Promise<boolean> {
+/** Waits (bounded) until `done()` holds; true when it did within the cap. */
+async function settle(done: () => boolean, capMs: number): Promise<boolean> {
   const t0 = performance.now();
-  while (!done() && performance.now() - t0 < capMs) await sleep(50);
-  if (!done()) return false;
-  return (await waitQuiet(ctx, Math.max(1_000, capMs - (performance.now() - t0)))).drained;
+  while (!done() && performance.now() - t0 < capMs) await sleep(20);
+  return done();
 }
 
 /** Per order, by command: the phase's count less the idle rate over the phase's span; `all` is their sum. */
@@ -100,6 +99,9 @@ export async function runRoundtrips(ctx: Ctx): Promise<void> {
   tap.decisions.clear();
   tap.trackDecisions = true;
   const a0 = await storeSnapshot(ctx);
+  // Counted per event type from the phase's start, not from the run's totals, so a backlog left earlier cannot end the phase early.
+  const decided0 = tap.typeCounts('orderValidated', 'orderRejected');
+  const reserved0 = tap.typeCounts('inventoryReserved');
   const tc0 = performance.now();
   const created = await pool(n, p.roundtripConcurrency, async () => {
     const { req, amountCents } = orderRequest(ctx, nextOrderIndex());
@@ -109,18 +111,23 @@ export async function runRoundtrips(ctx: Ctx): Promise<void> {
     return { orderId: res.orderId, amountCents };
   });
   const orders = created.ok;
-  const createComplete = await settle(ctx, () => orders.every((o) => tap.decisions.has(o.orderId)), p.roundtripCapMs);
+  const validatedCount = () => orders.filter((o) => tap.decisions.get(o.orderId)?.validated).length;
+  const createComplete = await settle(() => {
+    if (!orders.every((o) => tap.decisions.has(o.orderId))) return false;
+    // Every decision projected, and every reservation (one product line per order).
+    return tap.typeCounts('orderValidated', 'orderRejected').projected - decided0.projected >= orders.length && tap.typeCounts('inventoryReserved').projected - reserved0.projected >= validatedCount();
+  }, p.roundtripCapMs);
   const createMs = performance.now() - tc0;
   const a1 = await storeSnapshot(ctx);
   tap.trackDecisions = false;
   if (created.errors) ctx.notes.push(`round trips: ${created.errors} of ${n} CreateOrder failed (${created.firstError})`);
-  if (!createComplete) ctx.notes.push(`round trips, create: not every order was decided and projected within ${Math.round(p.roundtripCapMs / 1000)} s (${orders.filter((o) => tap.decisions.has(o.orderId)).length} of ${orders.length} decided); the per-order figures are lower bounds`);
+  if (!createComplete) ctx.notes.push(`round trips, create: not every order was decided and projected within ${Math.round(p.roundtripCapMs / 1000)} s (${orders.filter((o) => tap.decisions.has(o.orderId)).length} of ${orders.length} decided, ${tap.typeCounts('orderValidated', 'orderRejected').projected - decided0.projected} decisions projected); the per-order figures are lower bounds`);
 
   // Pay: every validated order, until PAID and the Sell reaction are stored and projected.
   const validated = orders.filter((o) => tap.decisions.get(o.orderId)?.validated);
   ctx.progress.step(`roundtrips: ${validated.length} ProcessPayment, ${p.roundtripConcurrency} in flight, until paid, sold and projected`);
-  const paid0 = tap.storedByType.get('orderPaid') ?? 0;
-  const sold0 = tap.storedByType.get('inventorySold') ?? 0;
+  const paid0 = tap.typeCounts('orderPaid');
+  const sold0 = tap.typeCounts('inventorySold');
   const tp0 = performance.now();
   const paid = await pool(validated.length, p.roundtripConcurrency, async (i) => {
     const o = validated[i];
@@ -129,16 +136,15 @@ export async function runRoundtrips(ctx: Ctx): Promise<void> {
     return o;
   });
   const paidCount = paid.ok.length;
-  // One product line per bench order: one InventorySold each.
-  const payComplete = await settle(
-    ctx,
-    () => (tap.storedByType.get('orderPaid') ?? 0) - paid0 >= paidCount && (tap.storedByType.get('inventorySold') ?? 0) - sold0 >= paidCount,
-    p.roundtripCapMs,
-  );
+  // One product line per bench order: one InventorySold each, stored by the order process and projected.
+  const payComplete = await settle(() => {
+    const pd = tap.typeCounts('orderPaid'), sd = tap.typeCounts('inventorySold');
+    return pd.projected - paid0.projected >= paidCount && sd.stored - sold0.stored >= paidCount && sd.projected - sold0.projected >= paidCount;
+  }, p.roundtripCapMs);
   const payMs = performance.now() - tp0;
   const a2 = await storeSnapshot(ctx);
   if (paid.errors) ctx.notes.push(`round trips: ${paid.errors} of ${validated.length} ProcessPayment failed (${paid.firstError})`);
-  if (!payComplete) ctx.notes.push(`round trips, pay: not every payment was paid, sold and projected within ${Math.round(p.roundtripCapMs / 1000)} s; the per-order figures are lower bounds`);
+  if (!payComplete) ctx.notes.push(`round trips, pay: not every payment was paid, sold and projected within ${Math.round(p.roundtripCapMs / 1000)} s (${tap.typeCounts('orderPaid').projected - paid0.projected} of ${paidCount} PAID projected); the per-order figures are lower bounds`);
 
   const table: RoundtripTable = {
     orders: { create: orders.length, pay: paidCount },
