@@ -12,6 +12,7 @@ import { inventoryItem } from '../lib/inventory-view';
 import type { Logger } from '../lib/logger';
 import type { Aggregate, CommandHandler } from './command-handler';
 import type { IdempotencyStore } from './idempotency';
+import type { ReadSideGate } from './read-side-gate';
 import type { HealthReport } from '../lib/health';
 
 export const orderAggregate: Aggregate<OrderState, OrderCommand> = { initial: initialOrder, decide: decideOrder, evolve: evolveOrder };
@@ -23,7 +24,12 @@ function uuidFromKey(key: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-export function commandService(handler: CommandHandler, idem: IdempotencyStore, health: () => HealthReport, log: Logger): api.CommandServiceServer {
+export function commandService(handler: CommandHandler, idem: IdempotencyStore, gate: ReadSideGate, health: () => HealthReport, log: Logger): api.CommandServiceServer {
+  // Every client command waits at the read-side gate first.
+  const admitted = <Req, Res>(fn: (req: Req, md: Record<string, string>) => Promise<Res>) => async (req: Req, md: Record<string, string>) => {
+    await gate.admit();
+    return fn(req, md);
+  };
   const meta = (md: Record<string, string>) => {
     const correlationId = md['x-request-id'] || randomUUID();
     return { correlationId, causationId: correlationId };
@@ -34,7 +40,7 @@ export function commandService(handler: CommandHandler, idem: IdempotencyStore, 
   };
 
   return {
-    createOrder: unary(log, 'CreateOrder', idem.wrap('CreateOrder', api.CreateOrderRequest, api.CreateOrderResponse, async (req, md) => {
+    createOrder: unary(log, 'CreateOrder', admitted(idem.wrap('CreateOrder', api.CreateOrderRequest, api.CreateOrderResponse, async (req, md) => {
       const key = md['idempotency-key'];
       const command = toCreateOrder(req, key ? uuidFromKey(key) : randomUUID());
       try {
@@ -47,28 +53,28 @@ export function commandService(handler: CommandHandler, idem: IdempotencyStore, 
         const { state } = await handler.load(orderStream(command.orderId), orderAggregate);
         return { orderId: command.orderId, status: state.status, message: 'order already accepted' };
       }
-    })),
-    processPayment: unary(log, 'ProcessPayment', idem.wrap('ProcessPayment', api.ProcessPaymentRequest, api.ProcessPaymentResponse, async (req, md) => {
+    }))),
+    processPayment: unary(log, 'ProcessPayment', admitted(idem.wrap('ProcessPayment', api.ProcessPaymentRequest, api.ProcessPaymentResponse, async (req, md) => {
       const command = toProcessPayment(req, randomUUID());
       const { status } = await onOrder(req.orderId, command, md);
       return { orderId: req.orderId, paymentId: command.paymentId, status, message: 'payment processed' };
-    })),
-    updateInventory: unary(log, 'UpdateInventory', idem.wrap('UpdateInventory', api.UpdateInventoryRequest, api.UpdateInventoryResponse, async (req, md) => {
+    }))),
+    updateInventory: unary(log, 'UpdateInventory', admitted(idem.wrap('UpdateInventory', api.UpdateInventoryRequest, api.UpdateInventoryResponse, async (req, md) => {
       const command = toUpdateInventory(req);
       const done = await handler.execute(productStream(command.productId), productAggregate, command, meta(md));
       return { item: inventoryItem(done.state) };
-    })),
-    shipOrder: unary(log, 'ShipOrder', idem.wrap('ShipOrder', api.ShipOrderRequest, api.ShipOrderResponse, async (req, md) => {
+    }))),
+    shipOrder: unary(log, 'ShipOrder', admitted(idem.wrap('ShipOrder', api.ShipOrderRequest, api.ShipOrderResponse, async (req, md) => {
       checkOrderId(req.orderId);
       return onOrder(req.orderId, { type: 'ShipOrder', trackingNumber: req.trackingNumber }, md);
-    })),
-    completeOrder: unary(log, 'CompleteOrder', idem.wrap('CompleteOrder', api.CompleteOrderRequest, api.CompleteOrderResponse, async (req, md) => {
+    }))),
+    completeOrder: unary(log, 'CompleteOrder', admitted(idem.wrap('CompleteOrder', api.CompleteOrderRequest, api.CompleteOrderResponse, async (req, md) => {
       checkOrderId(req.orderId);
       return onOrder(req.orderId, { type: 'CompleteOrder' }, md);
-    })),
-    cancelOrder: unary(log, 'CancelOrder', idem.wrap('CancelOrder', api.CancelOrderRequest, api.CancelOrderResponse, async (req, md) =>
+    }))),
+    cancelOrder: unary(log, 'CancelOrder', admitted(idem.wrap('CancelOrder', api.CancelOrderRequest, api.CancelOrderResponse, async (req, md) =>
       onOrder(req.orderId, toCancelOrder(req), md),
-    )),
+    ))),
     getCommandHealth: unary(log, 'GetCommandHealth', async () => health()),
   };
 }

@@ -15,8 +15,11 @@ import { IdempotencyStore } from './idempotency';
 import { commandService } from './grpc-service';
 import { ORDER_PROCESS_EVENTS, OrderProcess } from './order-process';
 import { OutboxRelay } from './outbox-relay';
+import { ReadSideGate } from './read-side-gate';
 
 const SERVICE = 'cqrs.v1.CommandService';
+/** projector-svc's queue, whose depth is how far the read side is behind. */
+const PROJECTOR_QUEUE = 'projector-svc.read-models';
 
 runService('command-svc', async (log) => {
   const config = readConfig({
@@ -25,6 +28,8 @@ runService('command-svc', async (log) => {
     RELAY_INTERVAL_MS: int(1_000, 10),
     CONSUMER_PREFETCH: int(64, 1),
     MAX_ATTEMPTS: int(5, 1),
+    // Opt-in: client commands wait while the projector's queue holds more events than this (0: never).
+    MAX_PROJECTION_BACKLOG: int(0, 0),
     // Test-only fault hook: exit abruptly after storing this many commits, before publishing.
     FAULT_EXIT_AFTER_STORE: int(0),
   });
@@ -60,10 +65,12 @@ runService('command-svc', async (log) => {
   );
   await consumer.start();
   relay.start();
+  const gate = new ReadSideGate(amqp, { queue: PROJECTOR_QUEUE, maxBacklog: config.MAX_PROJECTION_BACKLOG, maxWaitMs: 5_000, pollMs: 100 }, log);
+  await gate.start();
 
   let monitor: HealthMonitor | undefined;
   const server = await startGrpcServer(config.HOST, config.COMMAND_GRPC_PORT, [
-    { name: SERVICE, definition: CommandServiceService, implementation: commandService(handler, new IdempotencyStore(db), () => monitor!.current, log) as never },
+    { name: SERVICE, definition: CommandServiceService, implementation: commandService(handler, new IdempotencyStore(db), gate, () => monitor!.current, log) as never },
   ]);
   monitor = new HealthMonitor('command-svc', { mongodb: () => pingMongo(db), rabbitmq: () => publisher.isUp && consumer.isUp }, { health: server.health, services: [SERVICE] }, log);
   await monitor.refresh();
@@ -73,6 +80,7 @@ runService('command-svc', async (log) => {
   return {
     async stop() {
       monitor!.stop();
+      gate.stop();
       await server.stop();
       await consumer.stop();
       await relay.stop();

@@ -30,22 +30,45 @@ export interface Counters {
   by_status: Record<string, number>;
   revenue_cents: number;
   paid_orders: number;
-  /** product id → units ordered and name; bounded by the catalogue, not the orders. */
-  products: Record<string, { product_name: string; count: number }>;
+  /** product id → units ordered; bounded by the catalogue, not the orders. */
+  products: Record<string, number>;
+  /** product id → its name, once a line knew it. */
+  product_names: Record<string, string>;
 }
 
 export interface Derived extends Counters {
   _id: string;
   /** Revision, for writes that must not overwrite another writer's (see the projector). */
   rev?: number;
-  /** order id → the contribution taken in, until the order itself is known to be stored with it. */
-  inflight: Record<string, Contribution>;
+  /** order id → the contribution taken in (encoded), until the order itself is known to be stored with it. */
+  inflight: Record<string, string>;
 }
 
 const MINUTE = 60_000;
 export const minuteOf = (d: Date) => Math.floor(d.getTime() / MINUTE);
 
-export const emptyCounters = (): Counters => ({ total_orders: 0, by_status: {}, revenue_cents: 0, paid_orders: 0, products: {} });
+export const emptyCounters = (): Counters => ({ total_orders: 0, by_status: {}, revenue_cents: 0, paid_orders: 0, products: {}, product_names: {} });
+
+/**
+ * Stored as one short string ("v status total minute bucket pid:qty,..."):
+ * the store's cost per document grows with its nested fields, and these are
+ * bookkeeping no query reads. Product names are not kept: taking a
+ * contribution out needs only the units.
+ */
+export function encodeContribution(c: Contribution): string {
+  return [c.v, c.status, c.total_cents, c.created_minute, c.bucket, c.lines.map((l) => `${l.product_id}:${l.quantity}`).join(',')].join(' ');
+}
+
+export function decodeContribution(s: string): Contribution {
+  const [v, status, total, minute, bucket, lines = ''] = s.split(' ');
+  return {
+    v: Number(v), status, total_cents: Number(total), created_minute: Number(minute), bucket: Number(bucket),
+    lines: lines ? lines.split(',').map((l) => ({ product_id: Number(l.split(':')[0]), product_name: '', quantity: Number(l.split(':')[1]) })) : [],
+  };
+}
+
+/** The version of an encoded contribution, 0 for none. */
+export const contributionVersion = (s: string | undefined): number => (typeof s === 'string' && s ? Number(s.slice(0, s.indexOf(' '))) : 0);
 
 export function contributionOf(o: OrderDoc, bucket: number): Contribution {
   return {
@@ -62,13 +85,13 @@ export function contributionOf(o: OrderDoc, bucket: number): Contribution {
 export function takenIn(doc: Derived, order: OrderDoc): Contribution | undefined {
   const remembered = doc.inflight[order.order_id];
   const stored = order.contrib;
-  if (!remembered) return stored;
-  return !stored || remembered.v > stored.v ? remembered : stored;
+  const newer = contributionVersion(remembered) > contributionVersion(stored) ? remembered : stored;
+  return newer ? decodeContribution(newer) : undefined;
 }
 
 /** The counters with `from` taken out and `to` put in. */
 export function moveCounters<T extends Counters>(t: T, from: Contribution | undefined, to: Contribution): T {
-  const next = { ...t, by_status: { ...t.by_status }, products: { ...t.products } };
+  const next = { ...t, by_status: { ...t.by_status }, products: { ...t.products }, product_names: { ...t.product_names } };
   if (from) add(next, from, -1);
   add(next, to, 1);
   return next;
@@ -82,10 +105,14 @@ function add(t: Counters, c: Contribution, sign: 1 | -1): void {
     t.paid_orders += sign;
   }
   for (const l of c.lines) {
-    const p = t.products[l.product_id] ?? { product_name: '', count: 0 };
-    const count = p.count + sign * l.quantity;
-    if (count === 0) delete t.products[l.product_id];
-    else t.products[l.product_id] = { product_name: p.product_name || (sign > 0 ? l.product_name : ''), count };
+    const count = (t.products[l.product_id] ?? 0) + sign * l.quantity;
+    if (count === 0) {
+      delete t.products[l.product_id];
+      delete t.product_names[l.product_id];
+    } else {
+      t.products[l.product_id] = count;
+      if (sign > 0 && l.product_name && !t.product_names[l.product_id]) t.product_names[l.product_id] = l.product_name;
+    }
   }
 }
 
@@ -96,9 +123,9 @@ function bump(map: Record<string, number>, key: string, by: number): void {
 }
 
 /** Ranked by units, then id; the first line that knew a product's name names it. */
-export function topProducts(products: Counters['products'], n: number): ProductCount[] {
-  return Object.entries(products)
-    .map(([id, p]) => ({ product_id: Number(id), product_name: p.product_name, count: p.count }))
+export function topProducts(t: Pick<Counters, 'products' | 'product_names'>, n: number): ProductCount[] {
+  return Object.entries(t.products)
+    .map(([id, count]) => ({ product_id: Number(id), product_name: t.product_names[id] ?? '', count }))
     .sort((a, b) => b.count - a.count || a.product_id - b.product_id)
     .slice(0, n);
 }
@@ -107,6 +134,6 @@ export function topProducts(products: Counters['products'], n: number): ProductC
  * Forgets remembered contributions the orders are known to be stored with:
  * `storedVersion` answers from what this process last wrote, undefined when unknown.
  */
-export function pruneInflight(inflight: Record<string, Contribution>, storedVersion: (orderId: string) => number | undefined): Record<string, Contribution> {
-  return Object.fromEntries(Object.entries(inflight).filter(([id, c]) => (storedVersion(id) ?? -1) < c.v));
+export function pruneInflight(inflight: Record<string, string>, storedVersion: (orderId: string) => number | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(inflight).filter(([id, c]) => (storedVersion(id) ?? -1) < contributionVersion(c)));
 }

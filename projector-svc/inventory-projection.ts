@@ -28,10 +28,12 @@ export interface InventoryDoc {
   unit_price_cents: number;
   /** How many orders hold a reservation. */
   pending_count: number;
-  /** The open reservations with the lowest slots, at most PENDING_SHOWN, by slot. */
-  pending: PendingEntry[];
-  /** Ids of `pending`, sorted: what queries show. */
-  pending_orders: string[];
+  /**
+   * The open reservations with the lowest slots, at most PENDING_SHOWN, by
+   * slot, as one string ("slot:id slot:id ..."): the store's cost per
+   * document grows with its nested fields. pendingOrders() reads it.
+   */
+  pending: string;
   /** No bucket below this one holds an open reservation. */
   pending_low: number;
   /** One past the highest slot seen. */
@@ -52,7 +54,7 @@ export const pendingKey = (productId: number, bucket: number) => `${numericKey(p
 
 export const emptyInventory = (productId: number): InventoryDoc => ({
   _id: numericKey(productId), version: 0, product_id: productId, product_name: '', available_quantity: 0, reserved_quantity: 0, total_quantity: 0,
-  low_stock_threshold: 0, low_stock_alert: false, unit_price_cents: 0, pending_count: 0, pending: [], pending_orders: [], pending_low: 0, next_slot: 0,
+  low_stock_threshold: 0, low_stock_alert: false, unit_price_cents: 0, pending_count: 0, pending: '', pending_low: 0, next_slot: 0,
   updated_at: new Date(0),
 });
 
@@ -65,10 +67,11 @@ export function projectInventory(doc: InventoryDoc, e: StreamEvent): InventoryDo
       break;
     case 'inventoryReserved': {
       // Shown only if every open reservation is: then it is among the longest-held.
-      const allShown = doc.pending.length === doc.pending_count && doc.pending.length < PENDING_SHOWN;
+      const shown = decodePending(doc.pending);
+      const allShown = shown.length === doc.pending_count && shown.length < PENDING_SHOWN;
       next = {
         ...next, reserved_quantity: doc.reserved_quantity + p.value.quantity, pending_count: doc.pending_count + 1, next_slot: Math.max(doc.next_slot, p.value.slot + 1),
-        pending: allShown ? [...doc.pending, { id: p.value.orderId, slot: p.value.slot }] : doc.pending,
+        pending: allShown ? encodePending([...shown, { id: p.value.orderId, slot: p.value.slot }]) : doc.pending,
       };
       break;
     }
@@ -77,18 +80,25 @@ export function projectInventory(doc: InventoryDoc, e: StreamEvent): InventoryDo
       next = {
         ...next, reserved_quantity: doc.reserved_quantity - p.value.quantity, pending_count: doc.pending_count - 1,
         total_quantity: p.$case === 'inventorySold' ? doc.total_quantity - p.value.quantity : doc.total_quantity,
-        pending: doc.pending.filter((x) => x.id !== p.value.orderId),
+        pending: encodePending(decodePending(doc.pending).filter((x) => x.id !== p.value.orderId)),
       };
       break;
     default:
       return doc;
   }
   const available = next.total_quantity - next.reserved_quantity;
-  return { ...next, available_quantity: available, low_stock_alert: available < next.low_stock_threshold, pending_orders: next.pending.map((x) => x.id).sort() };
+  return { ...next, available_quantity: available, low_stock_alert: available < next.low_stock_threshold };
 }
 
+export const encodePending = (es: PendingEntry[]): string => es.map((e) => `${e.slot}:${e.id}`).join(' ');
+export const decodePending = (s: string): PendingEntry[] =>
+  s ? s.split(' ').map((x) => ({ slot: Number(x.slice(0, x.indexOf(':'))), id: x.slice(x.indexOf(':') + 1) })) : [];
+
+/** The pending orders a query shows: those in the document, sorted by id. */
+export const pendingOrders = (d: Pick<InventoryDoc, 'pending'>): string[] => decodePending(d.pending).map((e) => e.id).sort();
+
 /** Fewer shown than there are (and room to show them): the projector refills from the buckets. */
-export const needsRefill = (d: InventoryDoc) => d.pending.length < Math.min(PENDING_SHOWN, d.pending_count);
+export const needsRefill = (d: InventoryDoc) => decodePending(d.pending).length < Math.min(PENDING_SHOWN, d.pending_count);
 
 /** The bucket with the event's reservation added or removed; the same object if nothing changes. */
 export function withPendingChange(b: PendingBucket, e: StreamEvent): PendingBucket {
@@ -115,5 +125,5 @@ export function refilled(d: InventoryDoc, buckets: PendingBucket[]): InventoryDo
   const entries = buckets.flatMap((b) => Object.entries(b.orders).map(([id, slot]) => ({ id, slot }))).sort((a, b) => a.slot - b.slot);
   const pending = entries.slice(0, PENDING_SHOWN);
   const low = pending.length ? bucketOf(pending[0].slot) : bucketOf(Math.max(0, d.next_slot - 1));
-  return { ...d, pending, pending_orders: pending.map((x) => x.id).sort(), pending_low: Math.max(d.pending_low, low) };
+  return { ...d, pending: encodePending(pending), pending_low: Math.max(d.pending_low, low) };
 }

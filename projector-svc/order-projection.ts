@@ -2,7 +2,6 @@
 import { OrderStatus, PaymentMethod } from '../gen/ts/cqrs/v1/common';
 import type { DomainEvent } from '../domain/events';
 import { eventName } from '../domain/events';
-import type { Contribution } from './contribution';
 
 export interface OrderItemDoc {
   product_id: number;
@@ -25,8 +24,8 @@ export interface OrderDoc {
   timeline: Array<{ event: string; timestamp: Date }>;
   created_at: Date;
   updated_at: Date;
-  /** What the derived documents (user summary, statistics) have taken in of this order; written after them. */
-  contrib?: Contribution;
+  /** What the derived documents (user summary, statistics) have taken in of this order (encoded); written after them. */
+  contrib?: string;
 }
 
 export interface StreamEvent {

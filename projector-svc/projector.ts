@@ -16,7 +16,7 @@ import type { Logger } from '../lib/logger';
 import { KeyedLock } from '../lib/keyed-lock';
 import { Lru } from '../lib/lru';
 import { numericKey, type ReadStore } from '../lib/read-store';
-import { contributionOf, pruneInflight, takenIn, type Contribution, type Derived } from './contribution';
+import { contributionOf, contributionVersion, decodeContribution, encodeContribution, pruneInflight, takenIn, type Derived } from './contribution';
 import {
   bucketOf, emptyInventory, needsRefill, pendingKey, pendingSlot, PENDING_SHOWN, projectInventory, refilled, withPendingChange, type InventoryDoc, type PendingBucket,
 } from './inventory-projection';
@@ -76,7 +76,7 @@ export class Projector {
       this.fold(this.read.inventory, of('product-'), (id) => emptyInventory(Number(id.slice('product-'.length))), projectInventory),
     ]);
     // Behind: the derived documents have not (all) taken in the order's latest version.
-    const behind = orders.map((r) => r.after).filter((o) => o.version > 0 && (o.contrib?.v ?? 0) < o.version);
+    const behind = orders.map((r) => r.after).filter((o) => o.version > 0 && contributionVersion(o.contrib) < o.version);
     const [taken] = await settled([this.syncDerived(behind), this.savePending(products)]);
     const toSave = orders
       .filter((r) => r.after !== r.before || taken.has(r.after._id))
@@ -118,10 +118,11 @@ export class Projector {
    * statistics, then lists it in the user's order bucket. Returns what each
    * order contributes now, to be stored with the order after these writes.
    */
-  private async syncDerived(orders: OrderDoc[]): Promise<Map<string, Contribution>> {
-    const taken = new Map<string, Contribution>();
+  private async syncDerived(orders: OrderDoc[]): Promise<Map<string, string>> {
+    const taken = new Map<string, string>();
     if (orders.length === 0) return taken;
     const now = new Date();
+    const batch = new Set(orders.map((o) => o.order_id));
     const [summaries, stats] = await settled([
       settled(
         [...groupBy(orders, (o) => o.user_id)].map(async ([userId, os]) => {
@@ -129,15 +130,15 @@ export class Projector {
           let s = before;
           for (const o of os) {
             s = withOrder(s, o);
-            taken.set(o.order_id, contributionOf(o, takenIn(s, o)!.bucket));
+            taken.set(o.order_id, encodeContribution(contributionOf(o, takenIn(s, o)!.bucket)));
           }
-          return s === before ? undefined : await this.pruned(s);
+          return s === before ? undefined : await this.pruned(s, batch);
         }),
       ),
       (async () => {
         const before = (await this.load(this.read.stats, STATS_ID)) ?? emptyStats();
         const after = orders.reduce((s, o) => withOrderStats(s, o, now), before);
-        return after === before ? undefined : await this.pruned(after);
+        return after === before ? undefined : await this.pruned(after, batch);
       })(),
     ]);
     await settled([this.saveGuarded(this.read.userSummaries, summaries.filter(isDefined)), this.saveGuarded(this.read.stats, stats ? [stats] : [])]);
@@ -146,8 +147,8 @@ export class Projector {
   }
 
   /** Each order's entry in the bucket of the user's orders its contribution names. */
-  private async listInBuckets(orders: OrderDoc[], taken: Map<string, Contribution>): Promise<void> {
-    const byBucket = groupBy(orders, (o) => userOrdersKey(o.user_id, taken.get(o.order_id)!.bucket));
+  private async listInBuckets(orders: OrderDoc[], taken: Map<string, string>): Promise<void> {
+    const byBucket = groupBy(orders, (o) => userOrdersKey(o.user_id, decodeContribution(taken.get(o.order_id)!).bucket));
     const buckets = await settled(
       [...byBucket].map(async ([key, os]) => {
         const before: UserOrdersBucket = (await this.load(this.read.userOrders, key)) ?? { _id: key, user_id: os[0].user_id, orders: {} };
@@ -197,14 +198,19 @@ export class Projector {
     await this.save(this.read.inventory, changed(products));
   }
 
-  /** Forgets the contributions in flight that their orders are now stored with. */
-  private async pruned<D extends Derived>(doc: D): Promise<D> {
+  /**
+   * Forgets the contributions in flight that their orders are now stored
+   * with; those of this batch's orders are not stored yet.
+   */
+  private async pruned<D extends Derived>(doc: D, batch: Set<string>): Promise<D> {
     const stored = new Map<string, number>();
     await Promise.all(
-      Object.keys(doc.inflight).map(async (id) => {
-        const o = await this.load(this.read.orders, id);
-        if (o?.contrib) stored.set(id, o.contrib.v);
-      }),
+      Object.keys(doc.inflight)
+        .filter((id) => !batch.has(id))
+        .map(async (id) => {
+          const o = await this.load(this.read.orders, id);
+          if (o?.contrib) stored.set(id, contributionVersion(o.contrib));
+        }),
     );
     return { ...doc, inflight: pruneInflight(doc.inflight, (id) => stored.get(id)) };
   }

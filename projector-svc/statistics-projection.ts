@@ -2,7 +2,7 @@
 // order (contribution.ts), with orders created per minute over the last day
 // for recent activity. A query reads that one document, so its cost does not
 // grow with the number of orders, and neither does the document.
-import { contributionOf, emptyCounters, moveCounters, takenIn, topProducts, type Contribution, type Derived, type ProductCount } from './contribution';
+import { contributionOf, encodeContribution, emptyCounters, moveCounters, takenIn, topProducts, type Contribution, type Derived, type ProductCount } from './contribution';
 import type { OrderDoc } from './order-projection';
 
 const DAY_MINUTES = 24 * 60;
@@ -28,7 +28,7 @@ export function withStatsContribution(s: StatsDoc, orderId: string, from: Contri
   const minutes: Record<string, number> = {};
   for (const [m, n] of Object.entries(s.created_minutes)) if (nowMinute - Number(m) < DAY_MINUTES) minutes[m] = n;
   if (!from && nowMinute - to.created_minute < DAY_MINUTES) minutes[to.created_minute] = (minutes[to.created_minute] ?? 0) + 1;
-  return { ...moved, created_minutes: minutes, inflight: { ...s.inflight, [orderId]: to } };
+  return { ...moved, created_minutes: minutes, inflight: { ...s.inflight, [orderId]: encodeContribution(to) } };
 }
 
 export interface Statistics {
@@ -52,6 +52,6 @@ export function statisticsOf(s: StatsDoc, now: Date, top = 5): Statistics {
   }
   return {
     total_orders: s.total_orders, by_status: s.by_status, revenue_cents: s.revenue_cents, paid_orders: s.paid_orders,
-    top_products: topProducts(s.products, top), orders_last_hour: hour, orders_last_day: day,
+    top_products: topProducts(s, top), orders_last_hour: hour, orders_last_day: day,
   };
 }

@@ -2,7 +2,7 @@
 // and the user's orders listed in buckets of a bounded size (user_orders),
 // so neither document grows with the number of orders.
 import { numericKey } from '../lib/read-store';
-import { contributionOf, emptyCounters, moveCounters, takenIn, topProducts, type Contribution, type Derived, type ProductCount } from './contribution';
+import { contributionOf, encodeContribution, emptyCounters, moveCounters, takenIn, topProducts, type Contribution, type Derived, type ProductCount } from './contribution';
 import type { OrderDoc } from './order-projection';
 
 export interface UserSummaryDoc extends Derived {
@@ -24,7 +24,13 @@ export interface UserOrdersBucket {
   _id: string; // userOrdersKey(user_id, bucket)
   rev?: number;
   user_id: number;
-  orders: Record<string, UserOrderEntry>;
+  /** order id → "version created-at-ms status": one string, cheaper for the store than a nested document. */
+  orders: Record<string, string>;
+}
+
+export function decodeEntry(s: string): UserOrderEntry {
+  const [v, t, status] = s.split(' ');
+  return { v: Number(v), created_at: new Date(Number(t)), status };
 }
 
 const FAVORITES = 5;
@@ -58,12 +64,12 @@ export function withOrder(s: UserSummaryDoc, o: OrderDoc): UserSummaryDoc {
 /** The summary with the order's contribution moved from `from` to `to`, remembered in flight. */
 export function withContribution(s: UserSummaryDoc, orderId: string, from: Contribution | undefined, to: Contribution): UserSummaryDoc {
   const moved = moveCounters(s, from, to);
-  return { ...moved, favorite_products: topProducts(moved.products, FAVORITES), inflight: { ...s.inflight, [orderId]: to } };
+  return { ...moved, favorite_products: topProducts(moved, FAVORITES), inflight: { ...s.inflight, [orderId]: encodeContribution(to) } };
 }
 
 /** The bucket with the order's entry, or the same object if it holds a newer one. */
 export function withOrderEntry(b: UserOrdersBucket, o: OrderDoc): UserOrdersBucket {
   const known = b.orders[o.order_id];
-  if (known && known.v >= o.version) return b;
-  return { ...b, orders: { ...b.orders, [o.order_id]: { v: o.version, created_at: o.created_at, status: o.status } } };
+  if (known && decodeEntry(known).v >= o.version) return b;
+  return { ...b, orders: { ...b.orders, [o.order_id]: `${o.version} ${o.created_at.getTime()} ${o.status}` } };
 }

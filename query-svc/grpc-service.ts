@@ -10,7 +10,7 @@ import type { Logger } from '../lib/logger';
 import { numericKey, type ReadStore } from '../lib/read-store';
 import type { InventoryDoc } from '../projector-svc/inventory-projection';
 import type { OrderDoc } from '../projector-svc/order-projection';
-import { userOrdersKey } from '../projector-svc/user-summary-projection';
+import { decodeEntry, userOrdersKey } from '../projector-svc/user-summary-projection';
 import { decodeToken, encodeToken, pageSize } from './page-token';
 import { toInventoryItem, toOrder, toUserSummary } from './read-model-mapping';
 import { orderStatistics } from './statistics';
@@ -50,7 +50,7 @@ async function pageUserOrders(read: ReadStore, userId: number, status: string | 
   const summary = await read.userSummaries.findOne({ _id: numericKey(userId) });
   const keys = Array.from({ length: summary?.order_buckets ?? 0 }, (_, b) => userOrdersKey(userId, b));
   const buckets = await Promise.all(keys.map((_id) => read.userOrders.findOne({ _id })));
-  const entries = new Map(buckets.flatMap((b) => Object.entries(b?.orders ?? {})));
+  const entries = new Map(buckets.flatMap((b) => Object.entries(b?.orders ?? {}).map(([id, e]) => [id, decodeEntry(e)] as const)));
   const rows = [...entries]
     .filter(([, d]) => !status || d.status === status)
     .map(([id, d]) => ({ id, t: d.created_at.getTime() }))

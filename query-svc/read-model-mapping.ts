@@ -3,7 +3,7 @@
 import { OrderStatus, PaymentMethod } from '../gen/ts/cqrs/v1/common';
 import type { InventoryItem, Order, UserOrderSummary } from '../gen/ts/cqrs/v1/read_models';
 import { toDecimal } from '../domain/money';
-import type { InventoryDoc } from '../projector-svc/inventory-projection';
+import { pendingOrders, type InventoryDoc } from '../projector-svc/inventory-projection';
 import type { OrderDoc } from '../projector-svc/order-projection';
 import type { UserSummaryDoc } from '../projector-svc/user-summary-projection';
 
@@ -38,7 +38,7 @@ export function toInventoryItem(d: InventoryDoc): InventoryItem {
   return {
     productId: d.product_id, productName: d.product_name, unitPrice: toDecimal(d.unit_price_cents),
     availableQuantity: d.available_quantity, reservedQuantity: d.reserved_quantity, totalQuantity: d.total_quantity,
-    lowStockThreshold: d.low_stock_threshold, lowStockAlert: d.low_stock_alert, pendingOrders: d.pending_orders, pendingOrdersCount: d.pending_count,
+    lowStockThreshold: d.low_stock_threshold, lowStockAlert: d.low_stock_alert, pendingOrders: pendingOrders(d), pendingOrdersCount: d.pending_count,
   };
 }
 

@@ -10,7 +10,7 @@ import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { event, type DomainEvent } from '../../domain/events';
 import { READ_DB } from '../../lib/mongo';
 import { emptyOrder, projectOrder, type OrderDoc } from '../../projector-svc/order-projection';
-import { contributionOf } from '../../projector-svc/contribution';
+import { contributionOf, encodeContribution } from '../../projector-svc/contribution';
 import { emptyStats, STATS_ID, withStatsContribution, type StatsDoc } from '../../projector-svc/statistics-projection';
 import {
   emptySummary, placeNewOrder, userOrdersKey, withContribution, withOrderEntry, type UserOrdersBucket, type UserSummaryDoc,
@@ -125,7 +125,7 @@ export async function ensureOrders(ctx: Ctx, n: number): Promise<{ inserted: num
       const order = seededOrder(ctx, i, userId, now);
       const placed = placeNewOrder(summary && summary.user_id === userId ? summary : emptySummary(userId));
       const contrib = contributionOf(order, placed.bucket);
-      docs.push({ ...order, contrib });
+      docs.push({ ...order, contrib: encodeContribution(contrib) });
       summary = withContribution(placed.summary, order.order_id, undefined, contrib);
       const key = userOrdersKey(userId, placed.bucket);
       bucket = withOrderEntry(bucket && bucket._id === key ? bucket : { _id: key, user_id: userId, orders: {} }, order);
