@@ -44,6 +44,11 @@ export class ReadStore {
     return store;
   }
 
+  /** This store with the collections as named now, unmoved by a later switch (it shares everything else). */
+  pinned(): ReadStore {
+    return Object.create(this, { names: { value: this.names } }) as ReadStore;
+  }
+
   close(): void {
     clearInterval(this.timer);
   }

@@ -44,12 +44,20 @@ const CACHED_DOCS = 20_000;
 export class Projector {
   private readonly serial = new KeyedLock();
   private readonly docs = new Lru<string, ReadDoc>(CACHED_DOCS);
+  /**
+   * The collections of the batch in hand. A rebuild switches the live names
+   * while the projector runs; a batch that read one set of collections and
+   * wrote another would pair orders with summaries they never fed.
+   */
+  private read: ReadStore;
 
   constructor(
-    private readonly read: ReadStore,
+    private readonly live: ReadStore,
     private readonly write: EventStore,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.read = live.pinned();
+  }
 
   /** Another instance may have written since this one last did: read from the store again. */
   forgetCache(): void {
@@ -66,6 +74,7 @@ export class Projector {
   }
 
   private async apply(events: Envelope[]): Promise<void> {
+    this.read = this.live.pinned();
     const streams = groupBy(events, (e) => e.streamId);
     const unknown = [...streams.keys()].find((id) => !id.startsWith('order-') && !id.startsWith('product-'));
     if (unknown) throw new UnprocessableEvent(`no projection for stream ${unknown}`);
