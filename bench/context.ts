@@ -9,6 +9,7 @@ import type { Grpc, HttpClient } from './harness/clients';
 import type { Progress } from './progress';
 import amqp from 'amqplib';
 import type { ServiceName } from '../lib/mesh';
+import { ORDER_PROCESS_QUEUE, PROJECTOR_QUEUE } from '../lib/consumer';
 import { stopChild } from '../lib/processes';
 import { sleep } from './load';
 import type { RoundtripTable } from './workloads/roundtrips';
@@ -165,7 +166,7 @@ export async function purgeBacklog(ctx: Ctx, why: string): Promise<void> {
   try {
     const ch = await conn.createChannel();
     const purge = async () => {
-      for (const q of ['projector-svc.read-models', 'command-svc.order-process']) purged += (await ch.purgeQueue(q)).messageCount;
+      for (const q of [PROJECTOR_QUEUE, ORDER_PROCESS_QUEUE]) purged += (await ch.purgeQueue(q)).messageCount;
     };
     await purge();
     const projector = ctx.bm.mesh.children.get('projector-svc');

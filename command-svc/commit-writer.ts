@@ -5,10 +5,10 @@
 // insertMany of the commits. The marker is stored before its commits, so a
 // commit can never exist without the relay knowing it may be unpublished.
 import { randomUUID } from 'node:crypto';
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
 import { ConcurrencyError } from '../domain/errors';
 import type { CommitDoc, EventStore } from '../lib/event-store';
-import { isDuplicateKey } from '../lib/mongo';
+import { isDuplicateKey, writeErrorsOf } from '../lib/mongo';
 
 export interface OutboxDoc {
   // Unique per group, so removing it never removes another writer's marker.
@@ -138,11 +138,11 @@ export class CommitWriter {
     try {
       await this.store.commits.insertMany(commits, { ordered: false });
     } catch (err) {
-      if (!(err instanceof MongoBulkWriteError) || !err.writeErrors) {
+      const writeErrors = writeErrorsOf(err);
+      if (!writeErrors) {
         commits.forEach((_, i) => failed.set(i, err as Error));
         return failed;
       }
-      const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
       for (const we of writeErrors) {
         const c = commits[we.index];
         failed.set(we.index, isDuplicateKey(we) ? new ConcurrencyError(`stream ${c.stream_id} moved past version ${c.first_version - 1}`) : new Error(we.errmsg ?? 'write failed'));

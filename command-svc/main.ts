@@ -2,7 +2,7 @@
 import { CommandServiceService } from '../gen/ts/cqrs/v1/command_service';
 import { AmqpConnection, brokerUnreachable } from '../lib/amqp';
 import { common, int, port, readConfig } from '../lib/config';
-import { EventConsumer } from '../lib/consumer';
+import { EventConsumer, ORDER_PROCESS_QUEUE, PROJECTOR_QUEUE } from '../lib/consumer';
 import { startGrpcServer } from '../lib/grpc-server';
 import { HealthMonitor } from '../lib/health';
 import { runService } from '../lib/lifecycle';
@@ -18,8 +18,6 @@ import { OutboxRelay } from './outbox-relay';
 import { ReadSideGate } from './read-side-gate';
 
 const SERVICE = 'cqrs.v1.CommandService';
-/** projector-svc's queue, whose depth is how far the read side is behind. */
-const PROJECTOR_QUEUE = 'projector-svc.read-models';
 
 runService('command-svc', async (log) => {
   const config = readConfig({
@@ -56,7 +54,7 @@ runService('command-svc', async (log) => {
   const consumer = new EventConsumer(
     amqp,
     {
-      queue: 'command-svc.order-process', bindings: ORDER_PROCESS_EVENTS, prefetch: config.CONSUMER_PREFETCH, maxAttempts: config.MAX_ATTEMPTS,
+      queue: ORDER_PROCESS_QUEUE, bindings: ORDER_PROCESS_EVENTS, prefetch: config.CONSUMER_PREFETCH, maxAttempts: config.MAX_ATTEMPTS,
       handle: (e) => process_.handle(e),
       // Another instance may have run the process meanwhile: its streams moved on.
       onChannel: () => store.forgetAll(),

@@ -13,6 +13,9 @@ import type { DomainEvent } from '../domain/events';
 import { ConcurrencyError } from '../domain/errors';
 
 export const DEAD_LETTER_EXCHANGE = 'cqrs.dead-letter';
+/** The mesh's consumer queues: the read models' and the order process's. */
+export const PROJECTOR_QUEUE = 'projector-svc.read-models';
+export const ORDER_PROCESS_QUEUE = 'command-svc.order-process';
 export const deadLetterQueue = (queue: string) => `${queue}.dead-letter`;
 
 /** An event no retry can help (a stream kind nobody projects): parked at once. */

@@ -1,4 +1,4 @@
-import { MongoClient, type Db } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, type Db, type WriteError } from 'mongodb';
 import { createConnection } from 'node:net';
 import type { Logger } from './logger';
 
@@ -133,6 +133,13 @@ export async function pingMongo(db: Db): Promise<boolean> {
 }
 
 export const isDuplicateKey = (err: unknown) => (err as { code?: number })?.code === 11000;
+
+/** The per-document errors of a failed bulk write or insertMany; undefined when the whole call failed. */
+export function writeErrorsOf(err: unknown): readonly WriteError[] | undefined {
+  if (!(err instanceof MongoBulkWriteError) || !err.writeErrors) return undefined;
+  const we = err.writeErrors;
+  return Array.isArray(we) ? we : [we as WriteError];
+}
 
 /** Errors that say the store (or the network to it) is down, not that the request is bad. */
 export function isTransient(err: unknown): boolean {

@@ -1,14 +1,13 @@
 // projector-svc: consumes every event on cqrs.events into the read models.
 import { AmqpConnection, brokerUnreachable } from '../lib/amqp';
 import { common, int, readConfig } from '../lib/config';
-import { EventConsumer } from '../lib/consumer';
+import { EventConsumer, PROJECTOR_QUEUE } from '../lib/consumer';
 import { EventStore } from '../lib/event-store';
 import { runService } from '../lib/lifecycle';
 import { connectMongo, READ_DB, WRITE_DB } from '../lib/mongo';
 import { ReadStore } from '../lib/read-store';
 import { Projector } from './projector';
 
-const PROJECTOR_QUEUE = 'projector-svc.read-models';
 
 runService('projector-svc', async (log) => {
   const config = readConfig({ ...common, CONSUMER_PREFETCH: int(128, 1), MAX_ATTEMPTS: int(5, 1), BATCH_LINGER_MS: int(5, 0) });

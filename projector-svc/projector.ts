@@ -7,10 +7,10 @@
 // each changed document once, one bulkWrite per collection; the queue's
 // single active consumer keeps other instances out. Documents derived from
 // many orders are written before the orders (contribution.ts says why).
-import { MongoBulkWriteError, type Collection } from 'mongodb';
+import type { Collection } from 'mongodb';
 import { ConcurrencyError } from '../domain/errors';
 import { readStream, type EventStore } from '../lib/event-store';
-import { isDuplicateKey } from '../lib/mongo';
+import { isDuplicateKey, writeErrorsOf } from '../lib/mongo';
 import { UnprocessableEvent, type Envelope } from '../lib/consumer';
 import type { Logger } from '../lib/logger';
 import { KeyedLock } from '../lib/keyed-lock';
@@ -186,23 +186,26 @@ export class Projector {
       }
       return buckets.get(key)!;
     };
-    for (const r of products) {
-      for (const e of r.folded) {
-        const slot = pendingSlot(e);
-        if (slot === undefined) continue;
-        const b = await bucket(r.after.product_id, bucketOf(slot));
-        buckets.set(b._id, withPendingChange(b, e));
-      }
-      if (!needsRefill(r.after)) continue;
-      const found: PendingBucket[] = [];
-      let count = 0;
-      for (let b = r.after.pending_low; count < PENDING_SHOWN && b <= bucketOf(r.after.next_slot - 1); b++) {
-        const got = await bucket(r.after.product_id, b);
-        found.push(got);
-        count += Object.keys(got.orders).length;
-      }
-      r.after = refilled(r.after, found);
-    }
+    // Products have buckets of their own: their lookups go out side by side.
+    await settled(
+      products.map(async (r) => {
+        for (const e of r.folded) {
+          const slot = pendingSlot(e);
+          if (slot === undefined) continue;
+          const b = await bucket(r.after.product_id, bucketOf(slot));
+          buckets.set(b._id, withPendingChange(b, e));
+        }
+        if (!needsRefill(r.after)) return;
+        const found: PendingBucket[] = [];
+        let count = 0;
+        for (let b = r.after.pending_low; count < PENDING_SHOWN && b <= bucketOf(r.after.next_slot - 1); b++) {
+          const got = await bucket(r.after.product_id, b);
+          found.push(got);
+          count += Object.keys(got.orders).length;
+        }
+        r.after = refilled(r.after, found);
+      }),
+    );
     await this.saveGuarded(this.read.inventoryPending, [...buckets.values()].filter((b) => loaded.get(b._id) !== b));
     await this.save(this.read.inventory, changed(products));
   }
@@ -260,7 +263,7 @@ export class Projector {
     try {
       lost = (await coll.bulkWrite(ops as never, { ordered: false })).matchedCount < replaces;
     } catch (err) {
-      if (!(err instanceof MongoBulkWriteError) || !isDuplicateKey(([] as unknown[]).concat(err.writeErrors)[0])) throw err;
+      if (!writeErrorsOf(err)?.some(isDuplicateKey)) throw err;
       lost = true;
     }
     if (lost) {

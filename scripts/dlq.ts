@@ -3,9 +3,9 @@
 // they failed on. Messages not replayed stay parked.
 import amqp, { type Channel, type GetMessage } from 'amqplib';
 import { common, readConfig } from '../lib/config';
-import { deadLetterQueue } from '../lib/consumer';
+import { deadLetterQueue, ORDER_PROCESS_QUEUE, PROJECTOR_QUEUE } from '../lib/consumer';
 
-export const CONSUMER_QUEUES = ['projector-svc.read-models', 'command-svc.order-process'];
+export const CONSUMER_QUEUES = [PROJECTOR_QUEUE, ORDER_PROCESS_QUEUE];
 
 interface Parked {
   queue: string;

@@ -7,7 +7,6 @@
 import amqp from 'amqplib';
 import pino from 'pino';
 import { common, readConfig } from '../lib/config';
-import { ConcurrencyError } from '../domain/errors';
 import { EXCHANGE, encodeEnvelope, publishOptions, routingKey } from '../lib/envelope';
 import { commitEvents, EventStore, type CommitDoc } from '../lib/event-store';
 import { connectMongo, READ_DB, WRITE_DB } from '../lib/mongo';
@@ -33,17 +32,9 @@ async function allEvents(write: EventStore): Promise<Envelope[]> {
   return commits.flatMap((c) => commitEvents(c));
 }
 
+/** Into collections nobody else writes: the revision guards never trip here. */
 async function replay(events: Envelope[], projector: Projector): Promise<void> {
-  for (let i = 0; i < events.length; i += REPLAY_BATCH) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await projector.handleBatch(events.slice(i, i + REPLAY_BATCH));
-        break;
-      } catch (err) {
-        if (!(err instanceof ConcurrencyError) || attempt >= 5) throw err;
-      }
-    }
-  }
+  for (let i = 0; i < events.length; i += REPLAY_BATCH) await projector.handleBatch(events.slice(i, i + REPLAY_BATCH));
 }
 
 /** The latest event of every stream, sent to the projector again (routing keys only it binds to). */

@@ -7,9 +7,10 @@ import amqp from 'amqplib';
 import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import type { EventEnvelope } from '../../gen/ts/cqrs/v1/events';
 import { event, orderStream, type DomainEvent } from '../../domain/events';
+import { PROJECTOR_QUEUE } from '../../lib/consumer';
 import { encodeEnvelope, newEnvelope, publishOptions } from '../../lib/envelope';
 
-export const PROJECTOR_QUEUE = 'projector-svc.read-models';
+export { PROJECTOR_QUEUE };
 export const SYNTHETIC_USERS_FROM = 700_000;
 
 export function syntheticOrderEvents(seed: number, productIds: number[]): DomainEvent[] {

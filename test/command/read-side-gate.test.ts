@@ -4,11 +4,12 @@
 import amqp from 'amqplib';
 import pino from 'pino';
 import { AmqpConnection } from '../../lib/amqp';
+import { PROJECTOR_QUEUE } from '../../lib/consumer';
 import { UnavailableError } from '../../lib/grpc-errors';
 import { ReadSideGate } from '../../command-svc/read-side-gate';
 import { createVhost, type TestVhost } from '../support/rabbit';
 
-const QUEUE = 'projector-svc.read-models';
+const QUEUE = PROJECTOR_QUEUE;
 let vhost: TestVhost;
 let conn: amqp.ChannelModel;
 let ch: amqp.Channel;

@@ -23,9 +23,8 @@ import {
 } from '../support/faults-infra';
 import { expectClean, report, settle, sleep, takeSnapshot, Workload, type Snapshot } from '../support/faults-workload';
 import { startWatchedMesh } from '../support/faults-mesh';
+import { ORDER_PROCESS_QUEUE, PROJECTOR_QUEUE } from '../../lib/consumer';
 
-const PROJECTOR_QUEUE = 'projector-svc.read-models';
-const ORDER_PROCESS_QUEUE = 'command-svc.order-process';
 const PROJECTOR_DLQ = `${PROJECTOR_QUEUE}.dead-letter`;
 
 const run = promisify(execFile);
