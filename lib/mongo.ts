@@ -134,11 +134,17 @@ export async function pingMongo(db: Db): Promise<boolean> {
 
 export const isDuplicateKey = (err: unknown) => (err as { code?: number })?.code === 11000;
 
-/** The per-document errors of a failed bulk write or insertMany; undefined when the whole call failed. */
+/**
+ * The per-document errors of a failed bulk write or insertMany; undefined
+ * when the call as a whole failed (a network error, or a bulk error that
+ * names no document, such as a write concern error at shutdown), in which
+ * case no document's fate is known.
+ */
 export function writeErrorsOf(err: unknown): readonly WriteError[] | undefined {
-  if (!(err instanceof MongoBulkWriteError) || !err.writeErrors) return undefined;
+  if (!(err instanceof MongoBulkWriteError) || !err.writeErrors || err.writeConcernError) return undefined;
   const we = err.writeErrors;
-  return Array.isArray(we) ? we : [we as WriteError];
+  const list = Array.isArray(we) ? (we as WriteError[]) : [we as WriteError];
+  return list.length > 0 ? list : undefined;
 }
 
 /** Errors that say the store (or the network to it) is down, not that the request is bad. */
