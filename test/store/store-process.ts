@@ -70,3 +70,16 @@ export function sqliteTable(dir: string, db: string, collection: string): { tabl
   const out = execFileSync('python3', ['-c', script, join(dir, `${db}.sqlite`), collection], { timeout: 10_000, encoding: 'utf8' });
   return JSON.parse(out) as { table: string | null; indexes: string[] };
 }
+
+/** Polls the file until the collection's table has the _id lookup index; the store checks every second. */
+export async function lookupIndexOf(dir: string, db: string, collection: string, ms = 8_000): Promise<{ table: string; index: string }> {
+  const deadline = Date.now() + ms;
+  let last = sqliteTable(dir, db, collection);
+  for (;;) {
+    const index = last.indexes.find((i) => i === `${last.table}__id_lookup`);
+    if (last.table && index) return { table: last.table, index };
+    if (Date.now() > deadline) throw new Error(`no _id lookup index on ${db}.${collection} within ${ms} ms: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 200));
+    last = sqliteTable(dir, db, collection);
+  }
+}
