@@ -10,7 +10,7 @@ import { Projector } from './projector';
 
 
 runService('projector-svc', async (log) => {
-  const config = readConfig({ ...common, CONSUMER_PREFETCH: int(128, 1), MAX_ATTEMPTS: int(5, 1), BATCH_LINGER_MS: int(5, 0) });
+  const config = readConfig({ ...common, CONSUMER_PREFETCH: int(512, 1), MAX_ATTEMPTS: int(5, 1), BATCH_LINGER_MS: int(5, 0) });
 
   const mongo = await connectMongo(config.MONGO_URL, log);
   const read = await ReadStore.open(mongo.db(READ_DB), true);

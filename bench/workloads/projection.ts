@@ -239,7 +239,7 @@ async function saturation(ctx: Ctx): Promise<void> {
 async function drain(ctx: Ctx, prefetch: number | undefined, seed: number): Promise<{ rate: number; readyMs: number }> {
   const p = ctx.p;
   const tap = ctx.bm.tap;
-  const label = `projector drain with prefetch ${prefetch ?? 64}`;
+  const label = `projector drain with prefetch ${prefetch ?? 'as configured'}`;
   // Start from an empty queue: what a capped wait left behind is purged, so only the synthetic backlog is queued.
   if (!(await waitQuiet(ctx, p.holdDrainCapMs)).drained) await purgeBacklog(ctx, `before the ${label}`);
   const projector = ctx.bm.mesh.children.get('projector-svc');
@@ -282,9 +282,9 @@ export async function runProjection(ctx: Ctx): Promise<void> {
     const one = await drain(ctx, 1, 1_000_000 * (r + 1));
     ctx.figs.add('projection.drain.prefetch1.events_per_s', one.rate, { unit: 'events/s', better: 'higher', label: 'projector-svc applying queued events one at a time (CONSUMER_PREFETCH=1)', group: g, samples: p.drainEvents });
     ctx.figs.add('projection.drain.prefetch1.ready_ms', one.readyMs, { unit: 'ms', better: 'lower', label: `projector-svc restarted with prefetch 1 behind ${p.drainEvents} queued events: start → readiness line`, group: g });
-    ctx.progress.step(`projection: projector-svc draining ${p.drainEvents} queued events as configured (prefetch 64), repeat ${r + 1}/${p.drainRepeats}`);
+    ctx.progress.step(`projection: projector-svc draining ${p.drainEvents} queued events as configured, repeat ${r + 1}/${p.drainRepeats}`);
     const batched = await drain(ctx, undefined, 1_000_000 * (r + 1) + 500_000);
-    ctx.figs.add('projection.drain.prefetch64.events_per_s', batched.rate, { unit: 'events/s', better: 'higher', label: 'projector-svc applying a queued backlog as configured (prefetch 64)', group: g, samples: p.drainEvents });
+    ctx.figs.add('projection.drain.prefetch64.events_per_s', batched.rate, { unit: 'events/s', better: 'higher', label: 'projector-svc applying a queued backlog as configured (CONSUMER_PREFETCH default)', group: g, samples: p.drainEvents });
     ctx.figs.add('projection.drain.prefetch64.ready_ms', batched.readyMs, { unit: 'ms', better: 'lower', label: `projector-svc restarted as configured behind ${p.drainEvents} queued events: start → readiness line`, group: g });
   }
   ctx.figs.relate('projection.drain.prefetch64.events_per_s', 'projection.drain.prefetch1.events_per_s', 'backlog rate ÷ one-at-a-time rate');
