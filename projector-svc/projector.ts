@@ -37,6 +37,8 @@ interface Projected<D> {
   filled: number;
   /** Every event folded in, gap fill included, in version order. */
   folded: StreamEvent[];
+  /** The store held no document for the stream when the batch read it. */
+  unstored?: boolean;
 }
 
 const CACHED_DOCS = 20_000;
@@ -90,7 +92,7 @@ export class Projector {
     const toSave = orders
       .filter((r) => r.after !== r.before || taken.has(r.after._id))
       .map((r) => (taken.has(r.after._id) ? { ...r.after, contrib: taken.get(r.after._id) } : r.after));
-    await this.save(this.read.orders, toSave);
+    await this.save(this.read.orders, toSave, unstoredIds(orders));
     for (const r of [...orders, ...products]) this.logApplied(r);
   }
 
@@ -103,8 +105,8 @@ export class Projector {
     return settled(
       streams.map(async ([streamId, es]) => {
         const blank = empty(streamId, es[0]);
-        const before = (await this.load(coll, blank._id)) ?? blank;
-        return this.catchUp(streamId, es, before, fold);
+        const stored = await this.load(coll, blank._id);
+        return { ...(await this.catchUp(streamId, es, stored ?? blank, fold)), unstored: !stored };
       }),
     );
   }
@@ -207,7 +209,7 @@ export class Projector {
       }),
     );
     await this.saveGuarded(this.read.inventoryPending, [...buckets.values()].filter((b) => loaded.get(b._id) !== b));
-    await this.save(this.read.inventory, changed(products));
+    await this.save(this.read.inventory, changed(products), unstoredIds(products));
   }
 
   /**
@@ -235,11 +237,19 @@ export class Projector {
     return found ?? undefined;
   }
 
-  /** One round trip per collection; cached only once stored, so a failed batch is recomputed from what the store holds. */
-  private async save<D extends ReadDoc>(coll: Collection<D>, docs: D[]): Promise<void> {
+  /**
+   * One round trip per collection; cached only once stored, so a failed batch
+   * is recomputed from what the store holds. A document the batch found
+   * absent is inserted: one insert of many documents is one cheap write where
+   * each replace reads the old document first. Should another writer have
+   * stored it meanwhile, the insert fails and so does the batch.
+   */
+  private async save<D extends ReadDoc>(coll: Collection<D>, docs: D[], unstored: Set<string>): Promise<void> {
     if (docs.length === 0) return;
     await coll.bulkWrite(
-      docs.map((d) => ({ replaceOne: { filter: { _id: d._id } as never, replacement: d, upsert: true } })),
+      docs.map((d) =>
+        unstored.has(d._id) ? { insertOne: { document: d as never } } : { replaceOne: { filter: { _id: d._id } as never, replacement: d, upsert: true } },
+      ),
       { ordered: false },
     );
     for (const d of docs) this.docs.set(cacheKey(coll, d._id), d);
@@ -279,6 +289,8 @@ export class Projector {
     }
   }
 }
+
+const unstoredIds = (rs: Array<Projected<ReadDoc>>) => new Set(rs.filter((r) => r.unstored).map((r) => r.after._id));
 
 const changed = <D>(rs: Array<Projected<D>>) => rs.filter((r) => r.after !== r.before).map((r) => r.after);
 
