@@ -1,9 +1,7 @@
 import type { InventoryItem } from '../gen/ts/cqrs/v1/read_models';
 import { availableQuantity, reservedQuantity, type ProductState } from '../domain/inventory';
 import { toDecimal } from '../domain/money';
-
-/** How many pending orders a product's inventory shows; pending_orders_count says how many there are. */
-export const PENDING_SHOWN = 100;
+import { PENDING_SHOWN } from '../read-models';
 
 /** The Inventory read model of one product, from the aggregate's state. */
 export function inventoryItem(s: ProductState): InventoryItem {

@@ -3,26 +3,12 @@
 // build fresh collections beside the live ones and switch every running
 // query-svc and projector-svc over by changing one document.
 import type { Collection, Db } from 'mongodb';
-import type { InventoryDoc, PendingBucket } from '../projector-svc/inventory-projection';
-import type { OrderDoc } from '../projector-svc/order-projection';
-import type { StatsDoc } from '../projector-svc/statistics-projection';
-import type { UserOrdersBucket, UserSummaryDoc } from '../projector-svc/user-summary-projection';
+import {
+  DEFAULT_NAMES, PROJECTIONS, type CollectionNames, type InventoryDoc, type OrderDoc, type PendingBucket, type StatsDoc, type UserOrdersBucket, type UserSummaryDoc,
+} from '../read-models';
 
-export const PROJECTIONS = ['orders', 'inventory', 'inventory_pending', 'user_summaries', 'user_orders', 'order_stats'] as const;
-export type Projection = (typeof PROJECTIONS)[number];
-export type CollectionNames = Record<Projection, string>;
-
-export const DEFAULT_NAMES = Object.fromEntries(PROJECTIONS.map((p) => [p, p])) as CollectionNames;
 const POINTER = { collection: 'read_model_collections', id: 'current' };
 export const POINTER_REFRESH_MS = 1_000;
-
-/**
- * The _id of a document keyed by a number (product, user, shard): a padded
- * string, because FerretDB's SQLite backend pushes down only string (and
- * ObjectId) _id lookups; a numeric _id would scan the collection. Padding
- * keeps the string order equal to the numeric order for keyset paging.
- */
-export const numericKey = (n: number): string => String(n).padStart(10, '0');
 
 export class ReadStore {
   private timer?: NodeJS.Timeout;

@@ -5,7 +5,7 @@
 // when the document last saw it, and remembers for a while which
 // contributions it took in (`inflight`), so a crash between writing it and
 // writing the order cannot make a redelivery add the same difference twice.
-import { PAID_STATUSES, type OrderDoc } from './order-projection';
+import { PAID_STATUSES, type Counters, type Derived, type OrderDoc } from '../read-models';
 
 export interface Contribution {
   /** The order's version this contribution is of. */
@@ -18,36 +18,8 @@ export interface Contribution {
   bucket: number;
 }
 
-/** Units of one product over many orders, for favourite and top products. */
-export interface ProductCount {
-  product_id: number;
-  product_name: string;
-  count: number;
-}
-
-export interface Counters {
-  total_orders: number;
-  by_status: Record<string, number>;
-  revenue_cents: number;
-  paid_orders: number;
-  /** product id → units ordered; bounded by the catalogue, not the orders. */
-  products: Record<string, number>;
-  /** product id → its name, once a line knew it. */
-  product_names: Record<string, string>;
-}
-
-export interface Derived extends Counters {
-  _id: string;
-  /** Revision, for writes that must not overwrite another writer's (see the projector). */
-  rev?: number;
-  /** order id → the contribution taken in (encoded), until the order itself is known to be stored with it. */
-  inflight: Record<string, string>;
-}
-
 const MINUTE = 60_000;
 export const minuteOf = (d: Date) => Math.floor(d.getTime() / MINUTE);
-
-export const emptyCounters = (): Counters => ({ total_orders: 0, by_status: {}, revenue_cents: 0, paid_orders: 0, products: {}, product_names: {} });
 
 /**
  * Stored as one short string ("v status total minute bucket pid:qty,..."):
@@ -120,14 +92,6 @@ function bump(map: Record<string, number>, key: string, by: number): void {
   const n = (map[key] ?? 0) + by;
   if (n === 0) delete map[key];
   else map[key] = n;
-}
-
-/** Ranked by units, then id; the first line that knew a product's name names it. */
-export function topProducts(t: Pick<Counters, 'products' | 'product_names'>, n: number): ProductCount[] {
-  return Object.entries(t.products)
-    .map(([id, count]) => ({ product_id: Number(id), product_name: t.product_names[id] ?? '', count }))
-    .sort((a, b) => b.count - a.count || a.product_id - b.product_id)
-    .slice(0, n);
 }
 
 /**

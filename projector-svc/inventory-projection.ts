@@ -3,54 +3,10 @@
 // bucket of at most PENDING_BUCKET by its slot (inventory_pending); the
 // product document shows the longest-held PENDING_SHOWN of them and counts
 // all, so neither document grows with the orders a product has seen.
-import { PENDING_SHOWN } from '../lib/inventory-view';
-import { numericKey } from '../lib/read-store';
+import {
+  bucketOf, decodePending, encodePending, numericKey, PENDING_SHOWN, type InventoryDoc, type PendingBucket,
+} from '../read-models';
 import type { StreamEvent } from './order-projection';
-
-export { PENDING_SHOWN };
-export const PENDING_BUCKET = 100;
-
-export interface PendingEntry {
-  id: string;
-  slot: number;
-}
-
-export interface InventoryDoc {
-  _id: string; // numericKey(product_id)
-  version: number;
-  product_id: number;
-  product_name: string;
-  available_quantity: number;
-  reserved_quantity: number;
-  total_quantity: number;
-  low_stock_threshold: number;
-  low_stock_alert: boolean;
-  unit_price_cents: number;
-  /** How many orders hold a reservation. */
-  pending_count: number;
-  /**
-   * The open reservations with the lowest slots, at most PENDING_SHOWN, by
-   * slot, as one string ("slot:id slot:id ..."): the store's cost per
-   * document grows with its nested fields. pendingOrders() reads it.
-   */
-  pending: string;
-  /** No bucket below this one holds an open reservation. */
-  pending_low: number;
-  /** One past the highest slot seen. */
-  next_slot: number;
-  updated_at: Date;
-}
-
-/** A bucket of open reservations: order id → slot. */
-export interface PendingBucket {
-  _id: string; // pendingKey(product_id, bucket)
-  rev?: number;
-  product_id: number;
-  orders: Record<string, number>;
-}
-
-export const bucketOf = (slot: number) => Math.floor(slot / PENDING_BUCKET);
-export const pendingKey = (productId: number, bucket: number) => `${numericKey(productId)}:${String(bucket).padStart(8, '0')}`;
 
 export const emptyInventory = (productId: number): InventoryDoc => ({
   _id: numericKey(productId), version: 0, product_id: productId, product_name: '', available_quantity: 0, reserved_quantity: 0, total_quantity: 0,
@@ -89,13 +45,6 @@ export function projectInventory(doc: InventoryDoc, e: StreamEvent): InventoryDo
   const available = next.total_quantity - next.reserved_quantity;
   return { ...next, available_quantity: available, low_stock_alert: available < next.low_stock_threshold };
 }
-
-export const encodePending = (es: PendingEntry[]): string => es.map((e) => `${e.slot}:${e.id}`).join(' ');
-export const decodePending = (s: string): PendingEntry[] =>
-  s ? s.split(' ').map((x) => ({ slot: Number(x.slice(0, x.indexOf(':'))), id: x.slice(x.indexOf(':') + 1) })) : [];
-
-/** The pending orders a query shows: those in the document, sorted by id. */
-export const pendingOrders = (d: Pick<InventoryDoc, 'pending'>): string[] => decodePending(d.pending).map((e) => e.id).sort();
 
 /** Fewer shown than there are (and room to show them): the projector refills from the buckets. */
 export const needsRefill = (d: InventoryDoc) => decodePending(d.pending).length < Math.min(PENDING_SHOWN, d.pending_count);

@@ -2,31 +2,7 @@
 import { OrderStatus, PaymentMethod } from '../gen/ts/cqrs/v1/common';
 import type { DomainEvent } from '../domain/events';
 import { eventName } from '../domain/events';
-
-export interface OrderItemDoc {
-  product_id: number;
-  product_name: string;
-  quantity: number;
-  unit_price_cents: number;
-}
-
-export interface OrderDoc {
-  _id: string;
-  version: number;
-  order_id: string;
-  user_id: number;
-  user_email: string;
-  status: string; // OrderStatus name, e.g. "PAID"
-  status_reason: string;
-  total_cents: number;
-  items: OrderItemDoc[];
-  payment_info: { payment_id: string; amount_cents: number; method: string; status: string; processed_at: Date } | null;
-  timeline: Array<{ event: string; timestamp: Date }>;
-  created_at: Date;
-  updated_at: Date;
-  /** What the derived documents (user summary, statistics) have taken in of this order (encoded); written after them. */
-  contrib?: string;
-}
+import type { OrderDoc } from '../read-models';
 
 export interface StreamEvent {
   version: number;
@@ -86,6 +62,3 @@ export function projectOrder(doc: OrderDoc, e: StreamEvent): OrderDoc {
       return next;
   }
 }
-
-/** Statuses in which the order's money counts as spent / revenue. */
-export const PAID_STATUSES = ['PAID', 'SHIPPED', 'COMPLETED'];

@@ -15,14 +15,15 @@ import { UnprocessableEvent, type Envelope } from '../lib/consumer';
 import type { Logger } from '../lib/logger';
 import { KeyedLock } from '../lib/keyed-lock';
 import { Lru } from '../lib/lru';
-import { numericKey, type ReadStore } from '../lib/read-store';
-import { contributionOf, contributionVersion, decodeContribution, encodeContribution, pruneInflight, takenIn, type Derived } from './contribution';
+import type { ReadStore } from '../lib/read-store';
 import {
-  bucketOf, emptyInventory, needsRefill, pendingKey, pendingSlot, PENDING_SHOWN, projectInventory, refilled, withPendingChange, type InventoryDoc, type PendingBucket,
-} from './inventory-projection';
-import { emptyOrder, projectOrder, type OrderDoc, type StreamEvent } from './order-projection';
-import { emptyStats, STATS_ID, withOrderStats } from './statistics-projection';
-import { emptySummary, userOrdersKey, withOrder, withOrderEntry, type UserOrdersBucket } from './user-summary-projection';
+  bucketOf, emptyStats, numericKey, pendingKey, PENDING_SHOWN, STATS_ID, userOrdersKey, type Derived, type InventoryDoc, type OrderDoc, type PendingBucket, type UserOrdersBucket,
+} from '../read-models';
+import { contributionOf, contributionVersion, decodeContribution, encodeContribution, pruneInflight, takenIn } from './contribution';
+import { emptyInventory, needsRefill, pendingSlot, projectInventory, refilled, withPendingChange } from './inventory-projection';
+import { emptyOrder, projectOrder, type StreamEvent } from './order-projection';
+import { withOrderStats } from './statistics-projection';
+import { emptySummary, withOrder, withOrderEntry } from './user-summary-projection';
 
 interface ReadDoc {
   _id: string;

@@ -1,19 +1,8 @@
-// Order statistics kept ready to read: one document of counters over every
-// order (contribution.ts), with orders created per minute over the last day
-// for recent activity. A query reads that one document, so its cost does not
-// grow with the number of orders, and neither does the document.
-import { contributionOf, encodeContribution, emptyCounters, moveCounters, takenIn, topProducts, type Contribution, type Derived, type ProductCount } from './contribution';
-import type { OrderDoc } from './order-projection';
-
-const DAY_MINUTES = 24 * 60;
-export const STATS_ID = 'all';
-
-export interface StatsDoc extends Derived {
-  /** minute since epoch → orders created in it, the last day's only */
-  created_minutes: Record<string, number>;
-}
-
-export const emptyStats = (): StatsDoc => ({ _id: STATS_ID, ...emptyCounters(), created_minutes: {}, inflight: {} });
+// Order statistics kept ready to read (read-models/statistics.ts): each
+// order's contribution moved into the one document of counters, and the
+// orders created per minute over the last day.
+import { DAY_MINUTES, type OrderDoc, type StatsDoc } from '../read-models';
+import { contributionOf, encodeContribution, moveCounters, takenIn, type Contribution } from './contribution';
 
 /** The statistics with this order's latest version taken in; the same object if they hold it already. */
 export function withOrderStats(s: StatsDoc, o: OrderDoc, now: Date): StatsDoc {
@@ -29,29 +18,4 @@ export function withStatsContribution(s: StatsDoc, orderId: string, from: Contri
   for (const [m, n] of Object.entries(s.created_minutes)) if (nowMinute - Number(m) < DAY_MINUTES) minutes[m] = n;
   if (!from && nowMinute - to.created_minute < DAY_MINUTES) minutes[to.created_minute] = (minutes[to.created_minute] ?? 0) + 1;
   return { ...moved, created_minutes: minutes, inflight: { ...s.inflight, [orderId]: encodeContribution(to) } };
-}
-
-export interface Statistics {
-  total_orders: number;
-  by_status: Record<string, number>;
-  revenue_cents: number;
-  paid_orders: number;
-  top_products: ProductCount[];
-  orders_last_hour: number;
-  orders_last_day: number;
-}
-
-export function statisticsOf(s: StatsDoc, now: Date, top = 5): Statistics {
-  const nowMinute = Math.floor(now.getTime() / 60_000);
-  let hour = 0;
-  let day = 0;
-  for (const [minute, n] of Object.entries(s.created_minutes)) {
-    const age = nowMinute - Number(minute);
-    if (age < 60) hour += n;
-    if (age < DAY_MINUTES) day += n;
-  }
-  return {
-    total_orders: s.total_orders, by_status: s.by_status, revenue_cents: s.revenue_cents, paid_orders: s.paid_orders,
-    top_products: topProducts(s, top), orders_last_hour: hour, orders_last_day: day,
-  };
 }

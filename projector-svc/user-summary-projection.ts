@@ -1,42 +1,12 @@
-// The user order summary: counters over the user's orders (contribution.ts),
-// and the user's orders listed in buckets of a bounded size (user_orders),
-// so neither document grows with the number of orders.
-import { numericKey } from '../lib/read-store';
-import { contributionOf, encodeContribution, emptyCounters, moveCounters, takenIn, topProducts, type Contribution, type Derived, type ProductCount } from './contribution';
-import type { OrderDoc } from './order-projection';
-
-export interface UserSummaryDoc extends Derived {
-  _id: string; // numericKey(user_id)
-  user_id: number;
-  favorite_products: ProductCount[];
-  /** How many user_orders buckets the user has, and how full the last one is. */
-  order_buckets: number;
-  last_bucket_size: number;
-}
-
-export interface UserOrderEntry {
-  v: number;
-  created_at: Date;
-  status: string;
-}
-
-export interface UserOrdersBucket {
-  _id: string; // userOrdersKey(user_id, bucket)
-  rev?: number;
-  user_id: number;
-  /** order id → "version created-at-ms status": one string, cheaper for the store than a nested document. */
-  orders: Record<string, string>;
-}
-
-export function decodeEntry(s: string): UserOrderEntry {
-  const [v, t, status] = s.split(' ');
-  return { v: Number(v), created_at: new Date(Number(t)), status };
-}
+// The user order summary (read-models/users.ts): each order's contribution
+// moved into the user's counters, and the order listed in one of the user's
+// bounded buckets.
+import {
+  decodeEntry, emptyCounters, encodeEntry, numericKey, topProducts, USER_BUCKET_SIZE, type OrderDoc, type UserOrdersBucket, type UserSummaryDoc,
+} from '../read-models';
+import { contributionOf, encodeContribution, moveCounters, takenIn, type Contribution } from './contribution';
 
 const FAVORITES = 5;
-export const USER_BUCKET_SIZE = 100;
-
-export const userOrdersKey = (userId: number, bucket: number) => `${numericKey(userId)}:${String(bucket).padStart(6, '0')}`;
 
 export const emptySummary = (userId: number): UserSummaryDoc => ({
   _id: numericKey(userId), user_id: userId, ...emptyCounters(), favorite_products: [], order_buckets: 0, last_bucket_size: 0, inflight: {},
@@ -71,5 +41,5 @@ export function withContribution(s: UserSummaryDoc, orderId: string, from: Contr
 export function withOrderEntry(b: UserOrdersBucket, o: OrderDoc): UserOrdersBucket {
   const known = b.orders[o.order_id];
   if (known && decodeEntry(known).v >= o.version) return b;
-  return { ...b, orders: { ...b.orders, [o.order_id]: `${o.version} ${o.created_at.getTime()} ${o.status}` } };
+  return { ...b, orders: { ...b.orders, [o.order_id]: encodeEntry({ v: o.version, created_at: o.created_at, status: o.status }) } };
 }

@@ -3,9 +3,7 @@
 import { OrderStatus, PaymentMethod } from '../gen/ts/cqrs/v1/common';
 import type { InventoryItem, Order, UserOrderSummary } from '../gen/ts/cqrs/v1/read_models';
 import { toDecimal } from '../domain/money';
-import { pendingOrders, type InventoryDoc } from '../projector-svc/inventory-projection';
-import type { OrderDoc } from '../projector-svc/order-projection';
-import type { UserSummaryDoc } from '../projector-svc/user-summary-projection';
+import { pendingOrders, type InventoryDoc, type OrderDoc, type UserSummaryDoc } from '../read-models';
 
 const status = (s: string) => OrderStatus[s as keyof typeof OrderStatus] ?? OrderStatus.ORDER_STATUS_UNSPECIFIED;
 

@@ -1,10 +1,10 @@
 // Order statistics from the read store at the moment of asking: one
-// document of counters (projector-svc/statistics-projection.ts), so the cost
+// document of counters (read-models/statistics.ts), so the cost
 // of a query does not grow with the number of orders.
 import type { OrderStatistics } from '../gen/ts/cqrs/v1/read_models';
 import { toDecimal } from '../domain/money';
 import type { ReadStore } from '../lib/read-store';
-import { emptyStats, statisticsOf, STATS_ID } from '../projector-svc/statistics-projection';
+import { emptyStats, statisticsOf, STATS_ID } from '../read-models';
 
 export async function orderStatistics(read: ReadStore, now = new Date()): Promise<OrderStatistics> {
   const m = statisticsOf((await read.stats.findOne({ _id: STATS_ID })) ?? emptyStats(), now);

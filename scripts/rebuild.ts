@@ -10,7 +10,8 @@ import { common, readConfig } from '../lib/config';
 import { EXCHANGE, encodeEnvelope, publishOptions, routingKey } from '../lib/envelope';
 import { commitEvents, EventStore, type CommitDoc } from '../lib/event-store';
 import { connectMongo, READ_DB, WRITE_DB } from '../lib/mongo';
-import { POINTER_REFRESH_MS, PROJECTIONS, ReadStore, type CollectionNames, type Projection } from '../lib/read-store';
+import { POINTER_REFRESH_MS, ReadStore } from '../lib/read-store';
+import { PROJECTIONS, type CollectionNames, type Projection } from '../read-models';
 import type { Envelope } from '../lib/consumer';
 import { Projector } from '../projector-svc/projector';
 

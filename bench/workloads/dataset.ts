@@ -9,12 +9,11 @@ import type { Collection } from 'mongodb';
 import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { event, type DomainEvent } from '../../domain/events';
 import { READ_DB } from '../../lib/mongo';
-import { emptyOrder, projectOrder, type OrderDoc } from '../../projector-svc/order-projection';
+import { emptyStats, STATS_ID, userOrdersKey, type OrderDoc, type StatsDoc, type UserOrdersBucket, type UserSummaryDoc } from '../../read-models';
+import { emptyOrder, projectOrder } from '../../projector-svc/order-projection';
 import { contributionOf, encodeContribution } from '../../projector-svc/contribution';
-import { emptyStats, STATS_ID, withStatsContribution, type StatsDoc } from '../../projector-svc/statistics-projection';
-import {
-  emptySummary, placeNewOrder, userOrdersKey, withContribution, withOrderEntry, type UserOrdersBucket, type UserSummaryDoc,
-} from '../../projector-svc/user-summary-projection';
+import { withStatsContribution } from '../../projector-svc/statistics-projection';
+import { emptySummary, placeNewOrder, withContribution, withOrderEntry } from '../../projector-svc/user-summary-projection';
 import { ReadStore } from '../../lib/read-store';
 import type { Ctx } from '../context';
 export type { OrderDoc };

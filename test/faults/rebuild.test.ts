@@ -10,7 +10,7 @@ import { MongoClient } from 'mongodb';
 import pino from 'pino';
 import { rebuild } from '../../scripts/rebuild';
 import { READ_DB } from '../../lib/mongo';
-import { DEFAULT_NAMES } from '../../lib/read-store';
+import { DEFAULT_NAMES } from '../../read-models';
 import { Cleanup, keepLogsOnFailure, waitFor, withTimeout } from '../support/faults-infra';
 import { expectClean, report, settle, sleep, Workload, type MeshApi } from '../support/faults-workload';
 import { startWatchedMesh } from '../support/faults-mesh';

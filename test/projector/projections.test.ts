@@ -1,11 +1,11 @@
 // The read models as pure folds over a stream's events.
-import { numericKey } from '../../lib/read-store';
 import fc from 'fast-check';
 import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { event, type DomainEvent } from '../../domain/events';
-import { emptyInventory, pendingOrders, projectInventory, type InventoryDoc } from '../../projector-svc/inventory-projection';
-import { emptyOrder, PAID_STATUSES, projectOrder, type OrderDoc } from '../../projector-svc/order-projection';
-import { emptySummary, withOrder, type UserSummaryDoc } from '../../projector-svc/user-summary-projection';
+import { numericKey, PAID_STATUSES, pendingOrders, type InventoryDoc, type OrderDoc, type UserSummaryDoc } from '../../read-models';
+import { emptyInventory, projectInventory } from '../../projector-svc/inventory-projection';
+import { emptyOrder, projectOrder } from '../../projector-svc/order-projection';
+import { emptySummary, withOrder } from '../../projector-svc/user-summary-projection';
 import { deepFreeze } from '../support/given-when-then';
 
 const T0 = Date.parse('2024-05-01T10:00:00.000Z');

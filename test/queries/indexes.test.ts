@@ -12,7 +12,8 @@ import { MongoClient, type Document } from 'mongodb';
 import { READ_DB } from '../../lib/mongo';
 import { spawnChild, stopChild, type Child } from '../../lib/processes';
 import { repoRoot } from '../../lib/paths';
-import { numericKey, ReadStore } from '../../lib/read-store';
+import { ReadStore } from '../../lib/read-store';
+import { numericKey } from '../../read-models';
 
 let store: Child;
 let client: MongoClient;

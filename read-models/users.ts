@@ -1,0 +1,39 @@
+// The user order summary as stored: counters over the user's orders
+// (`user_summaries`), and the user's orders listed in buckets of at most
+// USER_BUCKET_SIZE (`user_orders`), so neither grows with the orders.
+import type { Derived, ProductCount } from './counters';
+import { numericKey } from './keys';
+
+export const USER_BUCKET_SIZE = 100;
+
+export interface UserSummaryDoc extends Derived {
+  _id: string; // numericKey(user_id)
+  user_id: number;
+  favorite_products: ProductCount[];
+  /** How many user_orders buckets the user has, and how full the last one is. */
+  order_buckets: number;
+  last_bucket_size: number;
+}
+
+export interface UserOrderEntry {
+  v: number;
+  created_at: Date;
+  status: string;
+}
+
+export interface UserOrdersBucket {
+  _id: string; // userOrdersKey(user_id, bucket)
+  rev?: number;
+  user_id: number;
+  /** order id → "version created-at-ms status": one string, cheaper for the store than a nested document. */
+  orders: Record<string, string>;
+}
+
+export const userOrdersKey = (userId: number, bucket: number) => `${numericKey(userId)}:${String(bucket).padStart(6, '0')}`;
+
+export const encodeEntry = (e: UserOrderEntry): string => `${e.v} ${e.created_at.getTime()} ${e.status}`;
+
+export function decodeEntry(s: string): UserOrderEntry {
+  const [v, t, status] = s.split(' ');
+  return { v: Number(v), created_at: new Date(Number(t)), status };
+}
