@@ -5,18 +5,24 @@
 // commit per round, not one per order. A lost optimistic-concurrency race is
 // retried from a fresh load; after a few losses the callers get ABORTED.
 import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
+import { evolveStored, type StreamDecider } from '../domain/decider';
 import { ConcurrencyError } from '../domain/errors';
-import type { DomainEvent } from '../domain/events';
+import type { DomainEvent, StreamKind } from '../domain/events';
 import { newEnvelope, type EventMeta } from '../lib/envelope';
 import type { Logger } from '../lib/logger';
 import { commitDoc, type EventStore, type Loaded } from '../lib/event-store';
 import type { CommitWriter } from './commit-writer';
 import type { EventPublisher } from './event-publisher';
 
-export interface Aggregate<S, C> {
-  initial: () => S;
-  decide: (command: C, state: S) => DomainEvent[];
-  evolve: (state: S, event: DomainEvent) => S;
+/**
+ * A decider on one stream, as the handler runs it: commands queued on a
+ * stream come from callers of one decider, so their types are theirs;
+ * events are evolved as stored (any event: one of another stream is refused).
+ */
+interface StreamRun {
+  initialState: () => unknown;
+  decide: (command: unknown, state: unknown) => DomainEvent[];
+  evolve: (state: unknown, event: DomainEvent) => unknown;
 }
 
 export interface Executed<S> {
@@ -56,28 +62,34 @@ export class CommandHandler {
     private readonly maxAttempts = 8,
   ) {}
 
-  load<S, C>(streamId: string, agg: Aggregate<S, C>, fresh = false): Promise<Loaded<S>> {
-    return this.store.load(streamId, agg.initial, agg.evolve, { fresh });
+  load<S, C, K extends StreamKind>(streamId: string, decider: StreamDecider<S, C, K>, fresh = false): Promise<Loaded<S>> {
+    return this.store.load(streamId, decider.initialState, evolveStored(decider, streamId), { fresh });
   }
 
-  execute<S, C>(streamId: string, agg: Aggregate<S, C>, command: C, meta: EventMeta, opts: ExecuteOptions = {}): Promise<Executed<S>> {
+  execute<S, C, K extends StreamKind>(streamId: string, decider: StreamDecider<S, C, K>, command: C, meta: EventMeta, opts: ExecuteOptions = {}): Promise<Executed<S>> {
     return new Promise<Executed<S>>((resolve, reject) => {
       const q: Queued = { command, meta, resolve: resolve as Queued['resolve'], reject };
       const waiting = this.queues.get(streamId);
       if (waiting) return void waiting.push(q);
       this.queues.set(streamId, [q]);
-      void this.run(streamId, agg as Aggregate<unknown, unknown>, opts);
+      const evolve = evolveStored(decider, streamId);
+      const run: StreamRun = {
+        initialState: decider.initialState,
+        decide: (c, s) => decider.decide(c as C, s as S),
+        evolve: (s, e) => evolve(s as S, e),
+      };
+      void this.run(streamId, run, opts);
     });
   }
 
   /** Takes whatever has queued for the stream, round after round, until none is left. */
-  private async run(streamId: string, agg: Aggregate<unknown, unknown>, opts: ExecuteOptions): Promise<void> {
+  private async run(streamId: string, decider: StreamRun, opts: ExecuteOptions): Promise<void> {
     const queue = this.queues.get(streamId)!;
     let first = true;
     while (queue.length > 0) {
       const round = queue.splice(0);
       try {
-        await this.round(streamId, agg, round, first ? opts : {});
+        await this.round(streamId, decider, round, first ? opts : {});
       } catch (err) {
         for (const q of round) q.reject(err);
       }
@@ -86,14 +98,14 @@ export class CommandHandler {
     this.queues.delete(streamId);
   }
 
-  private async round(streamId: string, agg: Aggregate<unknown, unknown>, round: Queued[], opts: ExecuteOptions): Promise<void> {
+  private async round(streamId: string, decider: StreamRun, round: Queued[], opts: ExecuteOptions): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      let loaded = await this.store.load(streamId, agg.initial, agg.evolve, { isNew: opts.isNew && attempt === 1 });
-      let outcomes = decideAll(agg, round, loaded);
+      let loaded = await this.store.load(streamId, decider.initialState, decider.evolve, { isNew: opts.isNew && attempt === 1 });
+      let outcomes = decideAll(decider, round, loaded);
       // A refusal or a no-op decided on a cached state is checked against the store.
       if (!loaded.verified && outcomes.some((o) => o.error || o.events.length === 0)) {
-        loaded = await this.store.load(streamId, agg.initial, agg.evolve, { fresh: true });
-        outcomes = decideAll(agg, round, loaded);
+        loaded = await this.store.load(streamId, decider.initialState, decider.evolve, { fresh: true });
+        outcomes = decideAll(decider, round, loaded);
       }
       const decided = outcomes.flatMap((o) => o.events.map((e) => ({ e, meta: o.q.meta })));
       if (decided.length === 0) return settle(outcomes, []);
@@ -138,13 +150,13 @@ export class CommandHandler {
 }
 
 /** Each command in turn, on the state the ones before it left. */
-function decideAll(agg: Aggregate<unknown, unknown>, round: Queued[], loaded: Loaded<unknown>): Outcome[] {
+function decideAll(decider: StreamRun, round: Queued[], loaded: Loaded<unknown>): Outcome[] {
   let state = loaded.state;
   let version = loaded.version;
   return round.map((q) => {
     try {
-      const events = agg.decide(q.command, state);
-      state = events.reduce(agg.evolve, state);
+      const events = decider.decide(q.command, state);
+      state = events.reduce(decider.evolve, state);
       version += events.length;
       return { q, events, state, version };
     } catch (error) {

@@ -1,22 +1,19 @@
-// CommandService over gRPC: maps requests to domain commands at the edge and
-// runs them; no business rule lives here.
+// CommandService over gRPC: maps requests to domain commands (requests.ts)
+// and runs them on the domain's deciders; no business rule lives here.
 import { createHash, randomUUID } from 'node:crypto';
 import * as api from '../gen/ts/cqrs/v1/command_service';
 import { PreconditionError } from '../domain/errors';
 import { orderStream, productStream } from '../domain/events';
-import { decideOrder, evolveOrder, initialOrder, type OrderCommand, type OrderState } from '../domain/order';
-import { decideProduct, evolveProduct, initialProduct, type ProductCommand, type ProductState } from '../domain/inventory';
-import { checkOrderId, toCancelOrder, toCreateOrder, toProcessPayment, toUpdateInventory } from '../domain/validation';
+import { orderDecider, type OrderCommand } from '../domain/order';
+import { productDecider } from '../domain/inventory';
 import { unary } from '../lib/grpc-server';
 import { inventoryItem } from '../lib/inventory-view';
 import type { Logger } from '../lib/logger';
-import type { Aggregate, CommandHandler } from './command-handler';
+import type { CommandHandler } from './command-handler';
 import type { IdempotencyStore } from './idempotency';
 import type { ReadSideGate } from './read-side-gate';
+import { checkOrderId, toCancelOrder, toCreateOrder, toProcessPayment, toUpdateInventory } from './requests';
 import type { HealthReport } from '../lib/health';
-
-export const orderAggregate: Aggregate<OrderState, OrderCommand> = { initial: initialOrder, decide: decideOrder, evolve: evolveOrder };
-export const productAggregate: Aggregate<ProductState, ProductCommand> = { initial: initialProduct, decide: decideProduct, evolve: evolveProduct };
 
 /** A UUID-shaped id derived from an idempotency key: retries name the same order. */
 function uuidFromKey(key: string): string {
@@ -35,7 +32,7 @@ export function commandService(handler: CommandHandler, idem: IdempotencyStore, 
     return { correlationId, causationId: correlationId };
   };
   const onOrder = async (orderId: string, command: OrderCommand, md: Record<string, string>, isNew = false) => {
-    const done = await handler.execute(orderStream(orderId), orderAggregate, command, meta(md), { isNew });
+    const done = await handler.execute(orderStream(orderId), orderDecider, command, meta(md), { isNew });
     return { orderId, status: done.state.status };
   };
 
@@ -50,7 +47,7 @@ export function commandService(handler: CommandHandler, idem: IdempotencyStore, 
       } catch (err) {
         // A retry after a crash that stored the order but not the answer.
         if (!key || !(err instanceof PreconditionError)) throw err;
-        const { state } = await handler.load(orderStream(command.orderId), orderAggregate);
+        const { state } = await handler.load(orderStream(command.orderId), orderDecider);
         return { orderId: command.orderId, status: state.status, message: 'order already accepted' };
       }
     }))),
@@ -61,7 +58,7 @@ export function commandService(handler: CommandHandler, idem: IdempotencyStore, 
     }))),
     updateInventory: unary(log, 'UpdateInventory', admitted(idem.wrap('UpdateInventory', api.UpdateInventoryRequest, api.UpdateInventoryResponse, async (req, md) => {
       const command = toUpdateInventory(req);
-      const done = await handler.execute(productStream(command.productId), productAggregate, command, meta(md));
+      const done = await handler.execute(productStream(command.productId), productDecider, command, meta(md));
       return { item: inventoryItem(done.state) };
     }))),
     shipOrder: unary(log, 'ShipOrder', admitted(idem.wrap('ShipOrder', api.ShipOrderRequest, api.ShipOrderResponse, async (req, md) => {

@@ -6,14 +6,13 @@ import type { PricedLine } from '../gen/ts/cqrs/v1/common';
 import { OrderStatus } from '../gen/ts/cqrs/v1/common';
 import { PreconditionError } from '../domain/errors';
 import { orderStream, productStream } from '../domain/events';
-import { ReservationRefused, type ProductCommand } from '../domain/inventory';
-import type { OrderCommand, OrderState } from '../domain/order';
+import { productDecider, ReservationRefused, type ProductCommand } from '../domain/inventory';
+import { orderDecider, type OrderCommand, type OrderState } from '../domain/order';
 import type { EventMeta } from '../lib/envelope';
 import type { Envelope } from '../lib/consumer';
 import type { Logger } from '../lib/logger';
 import { KeyedLock } from '../lib/keyed-lock';
 import type { CommandHandler } from './command-handler';
-import { orderAggregate, productAggregate } from './grpc-service';
 
 export const ORDER_PROCESS_EVENTS = ['cqrs.v1.OrderInitiated', 'cqrs.v1.OrderPaid', 'cqrs.v1.OrderCancelled'];
 
@@ -77,7 +76,7 @@ export class OrderProcess {
   /** Returns false when the order's state refuses the step (it moved on). */
   private async orderCommand(orderId: string, command: OrderCommand, meta: EventMeta): Promise<boolean> {
     try {
-      await this.handler.execute(orderStream(orderId), orderAggregate, command, meta);
+      await this.handler.execute(orderStream(orderId), orderDecider, command, meta);
       return true;
     } catch (err) {
       if (err instanceof PreconditionError) return false;
@@ -86,10 +85,10 @@ export class OrderProcess {
   }
 
   private product(productId: number, command: ProductCommand, meta: EventMeta) {
-    return this.handler.execute(productStream(productId), productAggregate, command, meta);
+    return this.handler.execute(productStream(productId), productDecider, command, meta);
   }
 
   private async order(orderId: string): Promise<OrderState> {
-    return (await this.handler.load(orderStream(orderId), orderAggregate)).state;
+    return (await this.handler.load(orderStream(orderId), orderDecider)).state;
   }
 }

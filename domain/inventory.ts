@@ -1,8 +1,10 @@
 // The product aggregate: stock on hand and the reservations held against it.
 // Reservations are keyed by order id, which makes every reaction idempotent:
 // reserving twice for one order, or releasing what is gone, decides nothing.
-import { PreconditionError } from './errors';
-import { event, type DomainEvent } from './events';
+import type { StreamDecider } from './decider';
+import { PreconditionError, Violations } from './errors';
+import { event, unhandled, type ProductEvent } from './events';
+import { checkUnitPrice } from './validation';
 
 export interface ProductState {
   exists: boolean;
@@ -54,7 +56,7 @@ export class ReservationRefused extends PreconditionError {
   override name = 'ReservationRefused';
 }
 
-export function decideProduct(command: ProductCommand, state: ProductState): DomainEvent[] {
+export function decideProduct(command: ProductCommand, state: ProductState): ProductEvent[] {
   switch (command.type) {
     case 'UpdateInventory':
       return decideUpdate(command, state);
@@ -79,7 +81,13 @@ export function decideProduct(command: ProductCommand, state: ProductState): Dom
   }
 }
 
-function decideUpdate(command: Extract<ProductCommand, { type: 'UpdateInventory' }>, state: ProductState): DomainEvent[] {
+function decideUpdate(command: Extract<ProductCommand, { type: 'UpdateInventory' }>, state: ProductState): ProductEvent[] {
+  // A price above zero is a rule of the catalogue, however the command came in.
+  if (command.unitPriceCents !== undefined) {
+    const v = new Violations();
+    checkUnitPrice(v, command.unitPriceCents);
+    v.throwIfAny();
+  }
   if (!state.exists && (command.productName === undefined || command.unitPriceCents === undefined)) {
     throw new PreconditionError(`product ${command.productId} does not exist yet: product_name and unit_price are required to create it`);
   }
@@ -100,7 +108,7 @@ function decideUpdate(command: Extract<ProductCommand, { type: 'UpdateInventory'
   ];
 }
 
-export function evolveProduct(state: ProductState, e: DomainEvent): ProductState {
+export function evolveProduct(state: ProductState, e: ProductEvent): ProductState {
   switch (e.$case) {
     case 'inventoryUpdated': {
       const { productId, productName, unitPriceCents, totalQuantity, lowStockThreshold } = e.value;
@@ -123,9 +131,16 @@ export function evolveProduct(state: ProductState, e: DomainEvent): ProductState
         slots: without(state.slots ?? {}, e.value.orderId),
       };
     default:
-      return state;
+      return unhandled(e);
   }
 }
+
+export const productDecider: StreamDecider<ProductState, ProductCommand, 'product'> = {
+  streamKind: 'product',
+  decide: decideProduct,
+  evolve: evolveProduct,
+  initialState: initialProduct,
+};
 
 function without(map: Record<string, number>, key: string): Record<string, number> {
   const { [key]: _, ...rest } = map;

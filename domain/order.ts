@@ -1,8 +1,8 @@
-// The order aggregate: decide(command, state) → events, evolve(state, event) → state.
-// Pure: no I/O, no clock, no randomness (ids come in with the command).
+// The order aggregate, as a decider over the order stream's events.
 import { OrderStatus, type OrderLine, type PaymentMethod, type PricedLine } from '../gen/ts/cqrs/v1/common';
+import type { StreamDecider } from './decider';
 import { NotFoundError, PreconditionError } from './errors';
-import { event, type DomainEvent } from './events';
+import { event, unhandled, type OrderEvent } from './events';
 
 export interface OrderState {
   status: OrderStatus; // ORDER_STATUS_UNSPECIFIED until created
@@ -42,7 +42,7 @@ function requireStatus(state: OrderState, allowed: OrderStatus[], action: string
   }
 }
 
-export function decideOrder(command: OrderCommand, state: OrderState): DomainEvent[] {
+export function decideOrder(command: OrderCommand, state: OrderState): OrderEvent[] {
   const orderId = state.orderId;
   switch (command.type) {
     case 'CreateOrder': {
@@ -76,7 +76,7 @@ export function decideOrder(command: OrderCommand, state: OrderState): DomainEve
   }
 }
 
-function decidePayment(command: Extract<OrderCommand, { type: 'ProcessPayment' }>, state: OrderState): DomainEvent[] {
+function decidePayment(command: Extract<OrderCommand, { type: 'ProcessPayment' }>, state: OrderState): OrderEvent[] {
   if (exists(state) && state.status === OrderStatus.PENDING) {
     throw new PreconditionError(`cannot pay order ${state.orderId} yet: its stock check has not finished (PENDING)`);
   }
@@ -94,7 +94,7 @@ function decidePayment(command: Extract<OrderCommand, { type: 'ProcessPayment' }
   ];
 }
 
-export function evolveOrder(state: OrderState, e: DomainEvent): OrderState {
+export function evolveOrder(state: OrderState, e: OrderEvent): OrderState {
   switch (e.$case) {
     case 'orderInitiated':
       return { ...state, status: OrderStatus.PENDING, orderId: e.value.orderId, userId: e.value.userId, lines: e.value.lines };
@@ -110,7 +110,18 @@ export function evolveOrder(state: OrderState, e: DomainEvent): OrderState {
       return { ...state, status: OrderStatus.COMPLETED };
     case 'orderCancelled':
       return { ...state, status: OrderStatus.CANCELLED };
-    default:
+    // Neither changes the order's state: OrderPaid does, and PaymentFailed is never emitted (events.proto).
+    case 'paymentProcessed':
+    case 'paymentFailed':
       return state;
+    default:
+      return unhandled(e);
   }
 }
+
+export const orderDecider: StreamDecider<OrderState, OrderCommand, 'order'> = {
+  streamKind: 'order',
+  decide: decideOrder,
+  evolve: evolveOrder,
+  initialState: initialOrder,
+};

@@ -6,6 +6,7 @@
 import {
   bucketOf, decodePending, encodePending, numericKey, PENDING_SHOWN, type InventoryDoc, type PendingBucket,
 } from '../read-models';
+import { isEventOf, unhandled } from '../domain/events';
 import type { StreamEvent } from './order-projection';
 
 export const emptyInventory = (productId: number): InventoryDoc => ({
@@ -16,6 +17,7 @@ export const emptyInventory = (productId: number): InventoryDoc => ({
 
 export function projectInventory(doc: InventoryDoc, e: StreamEvent): InventoryDoc {
   const p = e.payload;
+  if (!isEventOf('product', p)) throw new Error(`product ${doc.product_id}: ${p.$case} is not an event of a product stream`);
   let next: InventoryDoc = { ...doc, version: e.version, updated_at: e.occurredAt };
   switch (p.$case) {
     case 'inventoryUpdated':
@@ -40,7 +42,7 @@ export function projectInventory(doc: InventoryDoc, e: StreamEvent): InventoryDo
       };
       break;
     default:
-      return doc;
+      return unhandled(p);
   }
   const available = next.total_quantity - next.reserved_quantity;
   return { ...next, available_quantity: available, low_stock_alert: available < next.low_stock_threshold };

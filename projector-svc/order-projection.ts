@@ -1,7 +1,6 @@
 // The Order read model as a pure fold over the order stream's events.
 import { OrderStatus, PaymentMethod } from '../gen/ts/cqrs/v1/common';
-import type { DomainEvent } from '../domain/events';
-import { eventName } from '../domain/events';
+import { eventName, isEventOf, unhandled, type DomainEvent } from '../domain/events';
 import type { OrderDoc } from '../read-models';
 
 export interface StreamEvent {
@@ -27,6 +26,7 @@ export function projectOrder(doc: OrderDoc, e: StreamEvent): OrderDoc {
     timeline: [...doc.timeline, { event: eventName(e.payload), timestamp: e.occurredAt }],
   };
   const p = e.payload;
+  if (!isEventOf('order', p)) throw new Error(`order ${doc.order_id}: ${p.$case} is not an event of an order stream`);
   switch (p.$case) {
     case 'orderInitiated':
       return {
@@ -59,6 +59,6 @@ export function projectOrder(doc: OrderDoc, e: StreamEvent): OrderDoc {
     case 'orderCancelled':
       return { ...next, status: name(OrderStatus.CANCELLED), status_reason: p.value.reason };
     default:
-      return next;
+      return unhandled(p);
   }
 }

@@ -9,6 +9,7 @@
 // many orders are written before the orders (contribution.ts says why).
 import type { Collection } from 'mongodb';
 import { ConcurrencyError } from '../domain/errors';
+import { parseStream } from '../domain/events';
 import { readStream, type EventStore } from '../lib/event-store';
 import { isDuplicateKey, writeErrorsOf } from '../lib/mongo';
 import { UnprocessableEvent, type Envelope } from '../lib/consumer';
@@ -79,13 +80,19 @@ export class Projector {
   private async apply(events: Envelope[]): Promise<void> {
     this.read = this.live.pinned();
     const streams = groupBy(events, (e) => e.streamId);
-    const unknown = [...streams.keys()].find((id) => !id.startsWith('order-') && !id.startsWith('product-'));
-    if (unknown) throw new UnprocessableEvent(`no projection for stream ${unknown}`);
-    const of = (prefix: string) => [...streams].filter(([id]) => id.startsWith(prefix));
+    const orderIds = new Map<string, string>();
+    const productIds = new Map<string, number>();
+    for (const id of streams.keys()) {
+      const ref = parseStream(id);
+      if (!ref) throw new UnprocessableEvent(`no projection for stream ${id}`);
+      if (ref.kind === 'order') orderIds.set(id, ref.id);
+      else productIds.set(id, ref.id);
+    }
+    const of = (ids: Map<string, unknown>) => [...streams].filter(([id]) => ids.has(id));
     const [orders, products] = await settled([
-      this.fold(this.read.orders, of('order-'), (id, e) => emptyOrder(id.slice('order-'.length), e.occurredAt ?? new Date()), projectOrder),
+      this.fold(this.read.orders, of(orderIds), (id, e) => emptyOrder(orderIds.get(id)!, e.occurredAt ?? new Date()), projectOrder),
       // An empty product is never stored: only folded documents are saved.
-      this.fold(this.read.inventory, of('product-'), (id) => emptyInventory(Number(id.slice('product-'.length))), projectInventory),
+      this.fold(this.read.inventory, of(productIds), (id) => emptyInventory(productIds.get(id)!), projectInventory),
     ]);
     // Behind: the derived documents have not (all) taken in the order's latest version.
     const behind = orders.map((r) => r.after).filter((o) => o.version > 0 && contributionVersion(o.contrib) < o.version);

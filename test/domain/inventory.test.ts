@@ -1,12 +1,13 @@
 // The product aggregate: stock on hand and reservations held against it.
 import fc from 'fast-check';
-import { PreconditionError } from '../../domain/errors';
-import { event, type DomainEvent } from '../../domain/events';
+import { PreconditionError, ValidationError } from '../../domain/errors';
+import { event, type ProductEvent } from '../../domain/events';
 import {
   availableQuantity,
   decideProduct,
   evolveProduct,
   initialProduct,
+  productDecider,
   reservedQuantity,
   ReservationRefused,
   type ProductCommand,
@@ -14,8 +15,7 @@ import {
 } from '../../domain/inventory';
 import { fold, specFor } from '../support/given-when-then';
 
-const productAggregate = { initial: initialProduct, decide: decideProduct, evolve: evolveProduct };
-const given = specFor(productAggregate);
+const given = specFor(productDecider);
 
 const P = 456;
 const created = (totalQuantity = 10) =>
@@ -38,10 +38,10 @@ describe('creating a product', () => {
       .then([event('inventoryUpdated', { productId: P, productName: 'Widget', unitPriceCents: 1999, totalQuantity: 0, lowStockThreshold: 0 })]);
   });
 
-  test('a free product (price 0) can be created', () => {
-    given([])
-      .when(update({ productName: 'Sticker', unitPriceCents: 0, quantity: 5 }))
-      .then([event('inventoryUpdated', { productId: P, productName: 'Sticker', unitPriceCents: 0, totalQuantity: 5, lowStockThreshold: 0 })]);
+  test.each([0, -100])('a price of %i cents is refused, naming unit_price: an order totalling 0.00 could never be paid', (unitPriceCents) => {
+    const err = given([]).when(update({ productName: 'Sticker', unitPriceCents, quantity: 5 })).thenThrows(ValidationError) as ValidationError;
+    expect(err.violations).toEqual([{ field: 'unit_price', description: 'must be a positive amount with at most two decimals' }]);
+    given([created()]).when(update({ unitPriceCents })).thenThrows(ValidationError, /unit_price/);
   });
 
   test.each([
@@ -156,7 +156,7 @@ describe('Release and Sell', () => {
 
 describe('state', () => {
   test('available = total − reserved', () => {
-    const s = fold(productAggregate, [created(20), reserved('a', 3), reserved('b', 5), released('a', 3), reserved('c', 1), sold('b', 5)]);
+    const s = fold(productDecider, [created(20), reserved('a', 3), reserved('b', 5), released('a', 3), reserved('c', 1), sold('b', 5)]);
     expect(s.totalQuantity).toBe(15);
     expect(reservedQuantity(s)).toBe(1);
     expect(availableQuantity(s)).toBe(14);
@@ -164,7 +164,7 @@ describe('state', () => {
   });
 
   test('an update keeps the reservations', () => {
-    const s = fold(productAggregate, [created(20), reserved('a', 3), created(30)]);
+    const s = fold(productDecider, [created(20), reserved('a', 3), created(30)]);
     expect(s.reservations).toEqual({ a: 3 });
     expect(availableQuantity(s)).toBe(27);
   });
@@ -174,7 +174,7 @@ describe('state', () => {
     expect(s.exists).toBe(false);
     expect(reservedQuantity(s)).toBe(0);
     expect(availableQuantity(s)).toBe(0);
-    expect(fold(productAggregate, [created(1)]).exists).toBe(true);
+    expect(fold(productDecider, [created(1)]).exists).toBe(true);
   });
 });
 
@@ -203,7 +203,7 @@ describe('invariants under any sequence of commands (property)', () => {
         let nextSlot = 0;
         let total = 0;
         for (const command of [first, ...commands]) {
-          let events: DomainEvent[] = [];
+          let events: ProductEvent[] = [];
           let error: unknown;
           try {
             events = decideProduct(command, state);

@@ -2,12 +2,11 @@
 import fc from 'fast-check';
 import { OrderStatus, PaymentMethod, type OrderLine, type PricedLine } from '../../gen/ts/cqrs/v1/common';
 import { NotFoundError, PreconditionError } from '../../domain/errors';
-import { event, type DomainEvent } from '../../domain/events';
-import { decideOrder, evolveOrder, initialOrder, type OrderCommand, type OrderState } from '../../domain/order';
+import { event, type OrderEvent } from '../../domain/events';
+import { decideOrder, evolveOrder, initialOrder, orderDecider, type OrderCommand, type OrderState } from '../../domain/order';
 import { fold, specFor } from '../support/given-when-then';
 
-const orderAggregate = { initial: initialOrder, decide: decideOrder, evolve: evolveOrder };
-const given = specFor(orderAggregate);
+const given = specFor(orderDecider);
 
 const orderId = '3f1c2b8e-8d4a-4e39-9a52-0c8f5d7b6a11';
 const lines: OrderLine[] = [
@@ -30,7 +29,7 @@ const completed = event('orderCompleted', { orderId });
 const cancelled = event('orderCancelled', { orderId, reason: 'changed my mind' });
 
 /** The history that leaves an order in each status. */
-const history: Record<string, DomainEvent[]> = {
+const history: Record<string, OrderEvent[]> = {
   PENDING: [initiated],
   VALIDATED: [initiated, validated],
   REJECTED: [initiated, rejected],
@@ -83,7 +82,7 @@ describe('ValidateOrder', () => {
         fc.array(fc.record({ price: fc.integer({ min: 0, max: 10_000_000 }), qty: fc.integer({ min: 1, max: 10_000 }) }), { minLength: 1, maxLength: 50 }),
         (ls) => {
           const pl = ls.map((l, i) => ({ productId: i + 1, productName: `p${i}`, quantity: l.qty, unitPriceCents: l.price }));
-          const [e] = decideOrder({ type: 'ValidateOrder', lines: pl }, fold(orderAggregate, history.PENDING));
+          const [e] = decideOrder({ type: 'ValidateOrder', lines: pl }, fold(orderDecider, history.PENDING));
           const expected = ls.reduce((s, l) => s + BigInt(l.price) * BigInt(l.qty), 0n);
           if (e.$case !== 'orderValidated') throw new Error(`decided ${e.$case}`);
           expect(Number.isInteger(e.value.totalCents)).toBe(true);
@@ -191,19 +190,19 @@ describe('evolve', () => {
     ['CANCELLED', OrderStatus.CANCELLED],
     ['CANCELLED_PENDING', OrderStatus.CANCELLED],
   ])('the %s history leaves the order in its status', (h, status) => {
-    expect(OrderStatus[fold(orderAggregate, history[h]).status]).toBe(OrderStatus[status]);
+    expect(OrderStatus[fold(orderDecider, history[h]).status]).toBe(OrderStatus[status]);
   });
 
   test('an order starts unspecified and keeps what its events carry', () => {
     expect(initialOrder().status).toBe(OrderStatus.ORDER_STATUS_UNSPECIFIED);
-    const s = fold(orderAggregate, history.PAID);
+    const s = fold(orderDecider, history.PAID);
     expect(s).toEqual<OrderState>({ status: OrderStatus.PAID, orderId, userId: 123, lines, totalCents: TOTAL, paymentId: 'pay-1' });
   });
 
   test('PaymentProcessed alone does not mark the order paid; PaymentFailed changes nothing', () => {
-    expect(fold(orderAggregate, [initiated, validated, processed]).status).toBe(OrderStatus.VALIDATED);
+    expect(fold(orderDecider, [initiated, validated, processed]).status).toBe(OrderStatus.VALIDATED);
     const failed = event('paymentFailed', { orderId, paymentId: 'p', amountCents: 1, method: PaymentMethod.PAYPAL, reason: 'declined' });
-    const before = fold(orderAggregate, history.VALIDATED);
+    const before = fold(orderDecider, history.VALIDATED);
     expect(evolveOrder(before, failed)).toBe(before);
   });
 });
@@ -230,7 +229,7 @@ describe('the life of an order as a state machine (property)', () => {
           const from = state.status === OrderStatus.ORDER_STATUS_UNSPECIFIED ? 'NONE' : OrderStatus[state.status];
           const wrongAmount = command.type === 'ProcessPayment' && command.amountCents !== TOTAL;
           const to = wrongAmount ? undefined : next[from][command.type];
-          let events: DomainEvent[] | undefined;
+          let events: OrderEvent[] | undefined;
           let error: unknown;
           try {
             events = decideOrder(command, state);
@@ -262,7 +261,7 @@ describe('the given/when/then helper itself can fail', () => {
     expect(() => given(history.PAID).when(cancel).thenThrows(PreconditionError, /no such words/)).toThrow();
   });
   test('a decide that mutates its state fails the spec (state is frozen)', () => {
-    const mutating = specFor({ ...orderAggregate, decide: (_c: OrderCommand, s: OrderState) => { s.lines.push({ productId: 1, quantity: 1 }); return []; } });
+    const mutating = specFor({ ...orderDecider, decide: (_c: OrderCommand, s: OrderState) => { s.lines.push({ productId: 1, quantity: 1 }); return []; } });
     expect(() => mutating(history.PENDING).when(validate).thenNothing()).toThrow(TypeError);
   });
 });

@@ -16,7 +16,7 @@ import { CreateOrderRequest } from '../../gen/ts/cqrs/v1/command_service';
 import type { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { Status } from '../../gen/ts/google/rpc/status';
 import { BadRequest } from '../../gen/ts/google/rpc/error_details';
-import { toCreateOrder } from '../../domain/validation';
+import { toCreateOrder } from '../../command-svc/requests';
 import { Cleanup, grpcHealth, keepLogsOnFailure, Tap } from '../support/faults-infra';
 import { expectClean, report, settle, takeSnapshot, Workload } from '../support/faults-workload';
 import { startWatchedMesh } from '../support/faults-mesh';

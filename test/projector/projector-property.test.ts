@@ -11,10 +11,11 @@ import fc from 'fast-check';
 import type { Db, MongoClient } from 'mongodb';
 import pino from 'pino';
 import { PaymentMethod, type OrderLine } from '../../gen/ts/cqrs/v1/common';
-import { event, type DomainEvent } from '../../domain/events';
+import { event, parseStream, type DomainEvent, type EventOfKind, type StreamKind } from '../../domain/events';
 import { orderStream, productStream } from '../../domain/events';
-import { decideOrder, evolveOrder, initialOrder, type OrderCommand } from '../../domain/order';
-import { decideProduct, evolveProduct, initialProduct, type ProductCommand } from '../../domain/inventory';
+import { orderDecider, type OrderCommand } from '../../domain/order';
+import { decideProduct, evolveProduct, initialProduct, productDecider, type ProductCommand } from '../../domain/inventory';
+import type { StreamDecider } from '../../domain/decider';
 import type { Envelope } from '../../lib/consumer';
 import { decodeEnvelope, encodeEnvelope } from '../../lib/envelope';
 import { EventStore } from '../../lib/event-store';
@@ -131,19 +132,19 @@ interface Commit {
 }
 
 /** Runs commands through decide/evolve; refused ones (domain errors) are skipped, as a client would see them refused. */
-function commitsOf<S, C>(streamId: string, initial: S, decide: (c: C, s: S) => DomainEvent[], evolve: (s: S, e: DomainEvent) => S, commands: C[]): Commit[] {
+function commitsOf<S, C, K extends StreamKind>(streamId: string, decider: StreamDecider<S, C, K>, commands: C[]): Commit[] {
   const out: Commit[] = [];
-  let state = initial;
+  let state = decider.initialState();
   for (const command of commands) {
-    let events: DomainEvent[];
+    let events: EventOfKind<K>[];
     try {
-      events = decide(command, state);
+      events = decider.decide(command, state);
     } catch (err) {
       if ((err as Error).name === 'PreconditionError' || (err as Error).name === 'ReservationRefused') continue;
       throw err;
     }
     if (!events.length) continue;
-    state = events.reduce(evolve, state);
+    state = events.reduce(decider.evolve, state);
     out.push({ streamId, events, stateAfter: state });
   }
   return out;
@@ -193,8 +194,8 @@ function productCommands(spec: ProductSpec): ProductCommand[] {
 /** Every stream's commits, in the order they are written (streams interleaved round-robin). */
 function planCommits(sc: Scenario): Commit[][] {
   return [
-    ...sc.orders.map((spec, i) => commitsOf(orderStream(uuid(i + 1)), initialOrder(), decideOrder, evolveOrder, orderCommands(uuid(i + 1), spec))),
-    ...sc.products.map((spec) => commitsOf(productStream(spec.productId), initialProduct(), decideProduct, evolveProduct, productCommands(spec))),
+    ...sc.orders.map((spec, i) => commitsOf(orderStream(uuid(i + 1)), orderDecider, orderCommands(uuid(i + 1), spec))),
+    ...sc.products.map((spec) => commitsOf(productStream(spec.productId), productDecider, productCommands(spec))),
   ];
 }
 const eventCount = (sc: Scenario) => planCommits(sc).flat().reduce((n, c) => n + c.events.length, 0);
@@ -237,13 +238,10 @@ function expectedModels(streams: Map<string, Envelope[]>) {
     const sorted = [...events].sort((a, b) => a.version - b.version);
     expect(sorted.map((e) => e.version)).toEqual(sorted.map((_, i) => i + 1));
     const steps = sorted.map((e) => ({ version: e.version, occurredAt: e.occurredAt!, payload: e.payload }));
-    if (streamId.startsWith('order-')) {
-      const id = streamId.slice('order-'.length);
-      orders.push(steps.reduce(projectOrder, emptyOrder(id, new Date(0))));
-    } else {
-      const id = Number(streamId.slice('product-'.length));
-      inventory.push(steps.reduce((doc, e) => projectInventory(doc, e), emptyInventory(id) as InventoryDoc));
-    }
+    const ref = parseStream(streamId);
+    if (ref?.kind === 'order') orders.push(steps.reduce(projectOrder, emptyOrder(ref.id, new Date(0))));
+    else if (ref?.kind === 'product') inventory.push(steps.reduce((doc, e) => projectInventory(doc, e), emptyInventory(ref.id) as InventoryDoc));
+    else throw new Error(`no projection for stream ${streamId}`);
   }
   const summaries = new Map<number, UserSummaryDoc>();
   for (const o of orders) summaries.set(o.user_id, withOrder(summaries.get(o.user_id) ?? emptySummary(o.user_id), o));
@@ -350,7 +348,7 @@ describe('projector against the real store', () => {
       const read = new ReadStore(readDb);
       const projector = new Projector(read, es, silent);
       const orderId = uuid(42);
-      const [commit] = commitsOf(orderStream(orderId), initialOrder(), decideOrder, evolveOrder, orderCommands(orderId, { userId: 1, lines: [{ productId: 101, quantity: 1 }], path: 'PENDING' }));
+      const [commit] = commitsOf(orderStream(orderId), orderDecider, orderCommands(orderId, { userId: 1, lines: [{ productId: 101, quantity: 1 }], path: 'PENDING' }));
       const [v1] = (await es.append(commit.streamId, 0, commit.events, { correlationId: 'c', causationId: 'c' }, commit.stateAfter)) as Envelope[];
       // v3 was never stored (e.g. a forged or corrupted message).
       const v3: Envelope = { ...v1, eventId: 'forged', version: 3, payload: { $case: 'orderCompleted', value: { orderId } } };
@@ -382,7 +380,7 @@ describe('projector against the real store', () => {
       Object.defineProperty(read, 'userSummaries', { get: () => summaries });
       Object.defineProperty(read, 'inventory', { get: () => inventory });
       const orderId = uuid(44);
-      const [commit] = commitsOf(orderStream(orderId), initialOrder(), decideOrder, evolveOrder, orderCommands(orderId, { userId: 3, lines: [{ productId: 101, quantity: 1 }], path: 'PENDING' }));
+      const [commit] = commitsOf(orderStream(orderId), orderDecider, orderCommands(orderId, { userId: 3, lines: [{ productId: 101, quantity: 1 }], path: 'PENDING' }));
       const [v1] = (await es.append(commit.streamId, 0, commit.events, { correlationId: 'c', causationId: 'c' }, commit.stateAfter)) as Envelope[];
       const product = productStream(999);
       const [p1] = (await es.append(product, 0, [event('inventoryUpdated', { productId: 999, productName: 'x', unitPriceCents: 1, totalQuantity: 1, lowStockThreshold: 0 })], { correlationId: 'c', causationId: 'c' }, {})) as Envelope[];
@@ -401,7 +399,7 @@ describe('projector against the real store', () => {
       const es = new EventStore(writeDb);
       const read = new ReadStore(readDb);
       const orderId = uuid(43);
-      const commits = commitsOf(orderStream(orderId), initialOrder(), decideOrder, evolveOrder, orderCommands(orderId, { userId: 2, lines: [{ productId: 101, quantity: 1 }], path: 'PAID' }));
+      const commits = commitsOf(orderStream(orderId), orderDecider, orderCommands(orderId, { userId: 2, lines: [{ productId: 101, quantity: 1 }], path: 'PAID' }));
       const { written } = await writeCommits(es, [commits]);
       const [first, ...rest] = written;
       const a = new Projector(read, es, silent);
@@ -476,7 +474,7 @@ describe('documents that do not grow with the orders', () => {
       const ids = Array.from({ length: 230 }, (_, i) => uuid(5_000 + i));
       const written: Envelope[] = [];
       for (const id of ids) {
-        const [commit] = commitsOf(orderStream(id), initialOrder(), decideOrder, evolveOrder, orderCommands(id, { userId: 9, lines: [{ productId: 101, quantity: 1 }], path: 'PENDING' }));
+        const [commit] = commitsOf(orderStream(id), orderDecider, orderCommands(id, { userId: 9, lines: [{ productId: 101, quantity: 1 }], path: 'PENDING' }));
         written.push(...((await es.append(commit.streamId, 0, commit.events, { correlationId: 'c', causationId: 'c' }, commit.stateAfter)) as Envelope[]));
       }
       for (let i = 0; i < written.length; i += 64) await within(projector.handleBatch(written.slice(i, i + 64).map(redeliver)), HANDLE_TIMEOUT_MS, 'a batch');

@@ -24,7 +24,9 @@ import * as qry from '../../gen/ts/cqrs/v1/query_service';
 import { OrderStatus, PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { EventEnvelope } from '../../gen/ts/cqrs/v1/events';
 import type { InventoryItem, Order, OrderStatistics, UserOrderSummary } from '../../gen/ts/cqrs/v1/read_models';
-import { evolveProduct, initialProduct, type ProductState } from '../../domain/inventory';
+import { evolveStored } from '../../domain/decider';
+import { parseStream } from '../../domain/events';
+import { productDecider, type ProductState } from '../../domain/inventory';
 import { inventoryItem } from '../../lib/inventory-view';
 
 // ---------------------------------------------------------------- utilities
@@ -590,13 +592,14 @@ export async function readWriteStore(mongoUrl: string): Promise<WriteTruth> {
     const stock = new Map<number, Map<string, StockEffect>>();
     for (const [stream, events] of streams) {
       events.sort((a, b) => a.version - b.version);
-      if (stream.startsWith('order-')) {
+      const ref = parseStream(stream);
+      if (ref?.kind === 'order') {
         let st = 'PENDING';
         for (const e of events) st = STATUS_OF[e.payload!.$case] ?? st;
-        orders.set(stream.slice('order-'.length), { status: st, events: events.map((e) => e.payload!.$case) });
-      } else if (stream.startsWith('product-')) {
-        const id = Number(stream.slice('product-'.length));
-        products.set(id, events.reduce((s, e) => evolveProduct(s, e.payload!), initialProduct()));
+        orders.set(ref.id, { status: st, events: events.map((e) => e.payload!.$case) });
+      } else if (ref?.kind === 'product') {
+        const id = ref.id;
+        products.set(id, events.reduce((s, e) => evolveStored(productDecider, stream)(s, e.payload!), productDecider.initialState()));
         const byOrder = new Map<string, StockEffect>();
         for (const e of events) {
           const p = e.payload!;

@@ -1,31 +1,31 @@
 // Emmett-style specifications for pure aggregates:
 //
-//   const given = specFor(orderAggregate);
+//   const given = specFor(orderDecider);
 //   given([created]).when(validate).then([validated]);
 //   given([]).when(pay).thenThrows(NotFoundError, /order not found/);
 //
-// `given` folds the history with the aggregate's own evolve, `when` runs decide
+// `given` folds the history with the decider's own evolve, `when` runs decide
 // on that state, and `then` compares the events decided. History and state are
 // deep-frozen first, so a decide or evolve that mutates its input fails the
 // spec instead of passing by accident.
-import type { Aggregate } from '../../command-svc/command-handler';
+import type { Decider } from '../../domain/decider';
 import type { DomainEvent } from '../../domain/events';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
-export interface Decided<S> {
+export interface Decided<S, E extends DomainEvent> {
   /** The command decides exactly these events (order matters). */
-  then(expected: DomainEvent[]): S;
+  then(expected: E[]): S;
   /** The command decides nothing (an idempotent no-op). */
   thenNothing(): S;
   /** The command is refused with exactly this error class and a matching message. */
   thenThrows(error: ErrorClass, message?: RegExp | string): Error;
 }
 
-export interface Given<S, C> {
+export interface Given<S, C, E extends DomainEvent> {
   /** The state the history folds to, before any command. */
   readonly state: S;
-  when(command: C): Decided<S>;
+  when(command: C): Decided<S, E>;
 }
 
 export function deepFreeze<T>(value: T): T {
@@ -36,17 +36,17 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** The state after folding `history` with the aggregate's evolve. */
-export function fold<S, C>(agg: Aggregate<S, C>, history: DomainEvent[], from: S = agg.initial()): S {
+/** The state after folding `history` with the decider's evolve. */
+export function fold<S, C, E extends DomainEvent>(agg: Decider<S, C, E>, history: E[], from: S = agg.initialState()): S {
   return history.reduce((s, e) => deepFreeze(agg.evolve(s, deepFreeze(e))), deepFreeze(from));
 }
 
-export function specFor<S, C>(agg: Aggregate<S, C>): (history?: DomainEvent[]) => Given<S, C> {
+export function specFor<S, C, E extends DomainEvent>(agg: Decider<S, C, E>): (history?: E[]) => Given<S, C, E> {
   return (history = []) => {
     const state = fold(agg, history);
     return {
       state,
-      when(command: C): Decided<S> {
+      when(command: C): Decided<S, E> {
         deepFreeze(command);
         const run = () => agg.decide(command, state);
         return {
@@ -62,7 +62,7 @@ export function specFor<S, C>(agg: Aggregate<S, C>): (history?: DomainEvent[]) =
           },
           thenThrows(error, message) {
             let caught: unknown;
-            let decided: DomainEvent[] | undefined;
+            let decided: E[] | undefined;
             try {
               decided = run();
             } catch (err) {

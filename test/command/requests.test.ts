@@ -1,11 +1,13 @@
-// Input validation at the edge of the domain: every bad field named by its proto
-// path, and money converted to integer cents exactly.
+// Requests → commands at command-svc's gRPC adapter, held to the domain's
+// rules: every bad field named by its proto path, and money converted to
+// integer cents exactly.
 import fc from 'fast-check';
 import { CreateOrderRequest, type UpdateInventoryRequest } from '../../gen/ts/cqrs/v1/command_service';
 import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { ValidationError, type FieldViolation } from '../../domain/errors';
 import { toCents, toDecimal } from '../../domain/money';
-import { checkOrderId, MAX_LINES, MAX_QUANTITY, toCancelOrder, toCreateOrder, toProcessPayment, toUpdateInventory } from '../../domain/validation';
+import { checkOrderId, toCancelOrder, toCreateOrder, toProcessPayment, toUpdateInventory } from '../../command-svc/requests';
+import { MAX_LINES, MAX_QUANTITY } from '../../domain/validation';
 
 const ORDER_ID = '3f1c2b8e-8d4a-4e39-9a52-0c8f5d7b6a11';
 const NEW_ID = '00000000-0000-4000-8000-000000000001';
