@@ -3,8 +3,7 @@ import { CommandServiceService } from '../gen/ts/cqrs/v1/command_service';
 import { AmqpConnection, brokerUnreachable } from '../lib/amqp';
 import { common, int, port, readConfig } from '../lib/config';
 import { EventConsumer, ORDER_PROCESS_QUEUE, PROJECTOR_QUEUE } from '../lib/consumer';
-import { startGrpcServer } from '../lib/grpc-server';
-import { HealthMonitor } from '../lib/health';
+import { serveGrpc } from '../lib/grpc-server';
 import { runService } from '../lib/lifecycle';
 import { connectMongo, pingMongo, WRITE_DB } from '../lib/mongo';
 import { CommandHandler } from './command-handler';
@@ -16,8 +15,6 @@ import { commandService } from './grpc-service';
 import { ORDER_PROCESS_EVENTS, OrderProcess } from './order-process';
 import { OutboxRelay } from './outbox-relay';
 import { ReadSideGate } from './read-side-gate';
-
-const SERVICE = 'cqrs.v1.CommandService';
 
 runService('command-svc', async (log) => {
   const config = readConfig({
@@ -66,18 +63,15 @@ runService('command-svc', async (log) => {
   const gate = new ReadSideGate(amqp, { queue: PROJECTOR_QUEUE, maxBacklog: config.MAX_PROJECTION_BACKLOG, maxWaitMs: 5_000, pollMs: 100 }, log);
   await gate.start();
 
-  let monitor: HealthMonitor | undefined;
-  const server = await startGrpcServer(config.HOST, config.COMMAND_GRPC_PORT, [
-    { name: SERVICE, definition: CommandServiceService, implementation: commandService(handler, new IdempotencyStore(db), gate, () => monitor!.current, log) as never },
-  ]);
-  monitor = new HealthMonitor('command-svc', { mongodb: () => pingMongo(db), rabbitmq: () => publisher.isUp && consumer.isUp }, { health: server.health, services: [SERVICE] }, log);
-  await monitor.refresh();
-  monitor.start();
-  log.info({ port: server.port, host: config.HOST }, 'command-svc listening');
+  const server = await serveGrpc({
+    process: 'command-svc', host: config.HOST, port: config.COMMAND_GRPC_PORT, log,
+    definition: CommandServiceService,
+    implementation: (health) => commandService(handler, new IdempotencyStore(db), gate, health, log),
+    checks: { mongodb: () => pingMongo(db), rabbitmq: () => publisher.isUp && consumer.isUp },
+  });
 
   return {
     async stop() {
-      monitor!.stop();
       gate.stop();
       await server.stop();
       await consumer.stop();

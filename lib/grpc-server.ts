@@ -5,6 +5,7 @@ import {
   Server,
   status,
   ServerCredentials,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   type ServiceDefinition,
   type UntypedServiceImplementation,
@@ -15,6 +16,7 @@ import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { grpcError, toGrpcError, isInternal } from './grpc-errors';
+import { HealthMonitor, type Check, type HealthReport } from './health';
 import type { Logger } from './logger';
 import { descriptorPath } from './paths';
 
@@ -22,6 +24,28 @@ export interface GrpcService {
   name: string; // full name, e.g. cqrs.v1.CommandService
   definition: ServiceDefinition;
   implementation: UntypedServiceImplementation;
+}
+
+/** The handler a method of a generated service definition (ts-proto, grpc-js) must have. */
+type HandlerOf<M> = M extends { requestStream: false; requestDeserialize: (b: Buffer) => infer Req; responseSerialize: (v: infer Res) => Buffer }
+  ? M extends { responseStream: true }
+    ? handleServerStreamingCall<Req, Res>
+    : handleUnaryCall<Req, Res>
+  : never;
+
+/** Every method of a generated service definition, each with the handler its messages call for. */
+export type ImplementationOf<D> = { [K in keyof D]: HandlerOf<D[K]> };
+
+/**
+ * A service to serve, its implementation checked against the generated
+ * definition: a missing method or a handler of the wrong messages does not
+ * compile. Its full name is read from the definition's paths.
+ */
+export function grpcService<D extends ServiceDefinition>(definition: D, implementation: ImplementationOf<D>): GrpcService {
+  const paths = Object.values(definition).map((m) => m.path);
+  const name = /^\/([^/]+)\//.exec(paths[0] ?? '')?.[1];
+  if (!name || paths.some((p) => !p.startsWith(`/${name}/`))) throw new Error(`not one service: ${paths.join(', ')}`);
+  return { name, definition, implementation: implementation as UntypedServiceImplementation };
 }
 
 export interface StartedServer {
@@ -92,9 +116,45 @@ function tolerantDecoding(definition: ServiceDefinition): ServiceDefinition {
   );
 }
 
-/** Sets every listed service (and the server as a whole, "") to one status. */
-export function setServing(health: HealthImplementation, names: string[], serving: boolean): void {
-  for (const n of ['', ...names]) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
+export interface ServeOptions<D extends ServiceDefinition> {
+  /** The process, as its health reports and its "<process> listening" line name it. */
+  process: string;
+  host: string;
+  port: number;
+  definition: D;
+  /** The implementation, given the process's health report as it is now. */
+  implementation: (health: () => HealthReport) => ImplementationOf<D>;
+  /** What the process depends on: it is SERVING only while every check passes. */
+  checks: Record<string, Check>;
+  log: Logger;
+}
+
+export interface Serving {
+  port: number;
+  /** Stops the health checks, then the server (in-flight calls finish, bounded). */
+  stop(): Promise<void>;
+}
+
+/**
+ * One service served the way every process serves it: the gRPC server with
+ * health and reflection, its health kept by a monitor of `checks`, and the
+ * "<process> listening" line once it is ready.
+ */
+export async function serveGrpc<D extends ServiceDefinition>(o: ServeOptions<D>): Promise<Serving> {
+  let monitor: HealthMonitor | undefined;
+  const service = grpcService(o.definition, o.implementation(() => monitor!.current));
+  const server = await startGrpcServer(o.host, o.port, [service]);
+  monitor = new HealthMonitor(o.process, o.checks, { health: server.health, services: [service.name] }, o.log);
+  await monitor.refresh();
+  monitor.start();
+  o.log.info({ port: server.port, host: o.host }, `${o.process} listening`);
+  return {
+    port: server.port,
+    async stop() {
+      monitor!.stop();
+      await server.stop();
+    },
+  };
 }
 
 /**

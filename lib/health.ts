@@ -3,7 +3,6 @@
 import type { HealthImplementation } from 'grpc-health-check';
 import type { DependencyHealth } from '../gen/ts/cqrs/v1/read_models';
 import type { Logger } from './logger';
-import { setServing } from './grpc-server';
 
 export interface HealthReport {
   status: 'SERVING' | 'NOT_SERVING';
@@ -62,4 +61,9 @@ export class HealthMonitor {
   stop(): void {
     clearInterval(this.timer);
   }
+}
+
+/** Sets every listed service (and the server as a whole, "") to one status. */
+export function setServing(health: HealthImplementation, names: string[], serving: boolean): void {
+  for (const n of ['', ...names]) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
 }
