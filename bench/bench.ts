@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { ServiceName } from '../lib/mesh';
+import type { ServiceName } from '../kit/mesh';
 import { repoRoot } from '../lib/paths';
 import { PROFILES, WORKLOADS, type Mode, type Workload } from './config';
 import { purgeBacklog, waitQuiet, type Ctx } from './context';

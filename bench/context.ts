@@ -8,10 +8,10 @@ import { STORE_STATS_MS, type BenchMesh, type StoreCounts } from './harness/mesh
 import type { Grpc, HttpClient } from './harness/clients';
 import type { Progress } from './progress';
 import amqp from 'amqplib';
-import type { ServiceName } from '../lib/mesh';
+import type { ServiceName } from '../kit/mesh';
 import { ORDER_PROCESS_QUEUE, PROJECTOR_QUEUE } from '../lib/consumer';
-import { stopChild } from '../lib/processes';
-import { sleep } from './load';
+import { stopChild } from '../kit/processes';
+import { sleep } from '../kit/wait';
 import type { RoundtripTable } from './workloads/roundtrips';
 import type { DocSizeTable } from './workloads/docsize';
 import type { BurstRow } from './workloads/bursts';

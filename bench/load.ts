@@ -194,4 +194,3 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   return { latencies, completions, ok: latencies.length, errors, errorKinds, elapsedMs, startedAt: t0, throughput: (latencies.length * 1000) / o.durationMs, shed, offered: sent };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,7 +4,7 @@
 //   npm run bench -- --only=commands,queries
 //   npm run bench -- --profile=projector-svc,query-svc   (V8 CPU profiles, summarized in RESULTS.md)
 //   npm run bench -- --render=bench/results/<date>.json  (rewrite RESULTS.md from a run, e.g. after editing bench/analysis.md)
-import type { ServiceName } from '../lib/mesh';
+import type { ServiceName } from '../kit/mesh';
 import { renderResults, runBench } from './bench';
 import { WORKLOADS, type Mode, type Workload } from './config';
 

@@ -42,8 +42,11 @@ export class CommitWriter {
   private readonly groups = new Map<string, Group>(); // commit id → its group
   private unmarkable: string[] = [];
   private unmarkTimer?: NodeJS.Timeout;
-  /** Test-only fault hook: called after a group is stored, before anything is published. */
-  afterStore?: () => void;
+  /**
+   * Called after a group is stored, before anything is published: a fault
+   * test sets it from outside the service (kit/faults-preload.ts).
+   */
+  static afterStore?: () => void;
 
   constructor(
     db: Db,
@@ -120,7 +123,7 @@ export class CommitWriter {
     const group: Group = { markerId, open: new Set(ids) };
     for (const id of ids) this.groups.set(id, group);
     const failed = await this.insert(batch.map((p) => p.commit));
-    this.afterStore?.();
+    CommitWriter.afterStore?.();
     batch.forEach((p, i) => {
       const err = failed.get(i);
       if (!err) return p.resolve();

@@ -25,8 +25,6 @@ runService('command-svc', async (log) => {
     MAX_ATTEMPTS: int(5, 1),
     // Opt-in: client commands wait while the projector's queue holds more events than this (0: never).
     MAX_PROJECTION_BACKLOG: int(0, 0),
-    // Test-only fault hook: exit abruptly after storing this many commits, before publishing.
-    FAULT_EXIT_AFTER_STORE: int(0),
   });
 
   const mongo = await connectMongo(config.MONGO_URL, log);
@@ -42,10 +40,6 @@ runService('command-svc', async (log) => {
   const writer = new CommitWriter(db, store);
   const relay = new OutboxRelay(writer.outbox, store, publisher, log, { intervalMs: config.RELAY_INTERVAL_MS, graceMs: 10_000, orphanAfterMs: 60_000 });
   const handler = new CommandHandler(store, writer, publisher, log);
-  if (config.FAULT_EXIT_AFTER_STORE > 0) {
-    let left = config.FAULT_EXIT_AFTER_STORE;
-    writer.afterStore = () => --left <= 0 && process.kill(process.pid, 'SIGKILL');
-  }
 
   const process_ = new OrderProcess(handler, log);
   const consumer = new EventConsumer(

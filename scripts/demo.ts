@@ -3,8 +3,9 @@
 // every figure it shows; any wrong one makes it exit non-zero.
 import { join } from 'node:path';
 import { common, readConfig, str } from '../lib/config';
-import { startMesh, type Mesh } from '../lib/mesh';
+import { startMesh, type Mesh } from '../kit/mesh';
 import { repoRoot } from '../lib/paths';
+import { sleep } from '../kit/wait';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 let base = '';
@@ -34,7 +35,7 @@ async function until(path: string, ok: (j: Json) => boolean, timeoutMs = 10_000)
     const r = await get(path);
     if (r.status === 200 && ok(r.json)) return { json: r.json, ms: Date.now() - t0 };
     if (Date.now() - t0 > timeoutMs) throw new Error(`${path} did not reach the expected state within ${timeoutMs} ms: ${JSON.stringify(r.json)}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 

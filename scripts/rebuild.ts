@@ -14,6 +14,7 @@ import { POINTER_REFRESH_MS, ReadStore } from '../lib/read-store';
 import { PROJECTIONS, type CollectionNames, type Projection } from '../read-models';
 import type { Envelope } from '../lib/consumer';
 import { Projector } from '../projector-svc/projector';
+import { sleep } from '../kit/wait';
 
 const REPLAY_BATCH = 256;
 
@@ -75,7 +76,7 @@ export async function rebuild(mongoUrl: string, asked: Projection[], log = pino(
     const old = live.names;
     await live.switchTo(next);
     log.info({ events: events.length, rebuilt: chosen, switchedTo: next }, 'rebuilt; services switch within a second');
-    await new Promise((r) => setTimeout(r, POINTER_REFRESH_MS * 2));
+    await sleep(POINTER_REFRESH_MS * 2);
     const streams = await nudge(amqpUrl, await allEvents(write));
     for (const p of PROJECTIONS) {
       if (!chosen.includes(p)) await db.collection(fresh[p]).drop().catch(() => undefined);

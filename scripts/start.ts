@@ -5,9 +5,10 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bool, common, port, readConfig, str } from '../lib/config';
-import { SERVICES, startMesh, type Mesh, type ServiceName } from '../lib/mesh';
+import { SERVICES, startMesh, type Mesh, type ServiceName } from '../kit/mesh';
 import { repoRoot } from '../lib/paths';
-import { spawnChild, stopChild, Supervisor, type Child } from '../lib/processes';
+import { stopChild, Supervisor, type Child } from '../kit/processes';
+import { storeProcess } from '../kit/store';
 import { SAMPLE_CATALOG, stockSampleCatalog } from './sample-catalog';
 
 const say = (line: string) => process.stdout.write(`${'npm start'.padEnd(13)} ${line}\n`);
@@ -117,16 +118,10 @@ async function main(): Promise<void> {
 /** The embedded store again, on the port and data folder the services already use. */
 async function restartStore(m: Mesh, dataDir: string, onLine: (name: string, line: string) => void): Promise<Child> {
   const { hostname, port: p } = new URL(m.urls.mongo);
-  const child = spawnChild({
-    name: 'store',
-    command: join(repoRoot, '.bin', 'store'),
-    args: ['-listen', `${hostname}:${p}`, '-data', dataDir],
-    ready: /^ready mongodb:\/\//,
-    onLine,
-  });
+  const { child, url } = storeProcess({ host: hostname, port: Number(p), dataDir, onLine });
   m.children.set('store', child);
   try {
-    await child.ready;
+    await url;
   } catch (err) {
     await stopChild(child, 5_000);
     throw err;

@@ -7,7 +7,8 @@
 // do one message at a time: window 1, prefetch 1.
 import { performance } from 'node:perf_hooks';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { closedLoopWindows, sleep, type RunResult } from '../load';
+import { closedLoopWindows, type RunResult } from '../load';
+import { sleep } from '../../kit/wait';
 
 const EXCHANGE = 'bench.baseline';
 

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
 import { repoRoot } from '../../lib/paths';
-import { spawnChild, stopChild, type Child } from '../../lib/processes';
+import { spawnChild, stopChild, type Child } from '../../kit/processes';
 import { readProc } from '../harness/mesh';
 import { closedLoopWindows, type RunResult } from '../load';
 import { NOOP_PATH } from './grpc-noop-path';

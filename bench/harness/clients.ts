@@ -4,7 +4,7 @@ import { Agent, request } from 'node:http';
 import { Metadata, type CallOptions, type ServiceError } from '@grpc/grpc-js';
 import * as cmd from '../../gen/ts/cqrs/v1/command_service';
 import * as qry from '../../gen/ts/cqrs/v1/query_service';
-import { clients } from '../../test/support/clients';
+import { clients } from '../../kit/clients';
 
 export type Grpc = ReturnType<typeof typedClients>;
 

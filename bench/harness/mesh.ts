@@ -1,15 +1,13 @@
-// The system under test, started the way `npm start` and the end-to-end tests
-// start it (lib/mesh.ts): embedded store, command-svc, query-svc,
+// The system under test, started the way the tests start it (the kit's test
+// mesh, kit/test-mesh.ts): embedded store, command-svc, query-svc,
 // projector-svc and the edge on OS-picked ports, in a RabbitMQ vhost of its
 // own. The services' JSON log lines are tapped to count what was stored and
 // projected and when, at no cost to the services.
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { MongoClient } from 'mongodb';
-import { SERVICES, startMesh, type Mesh, type ServiceName } from '../../lib/mesh';
-import { createVhost, type TestVhost } from '../../test/support/rabbit';
+import { SERVICES, type ServiceName } from '../../kit/mesh';
+import { startTestMesh, type TestMesh } from '../../kit/test-mesh';
 
 export type ProcName = ServiceName | 'store';
 export const PROCS: ProcName[] = ['store', 'command-svc', 'projector-svc', 'query-svc', 'edge'];
@@ -206,8 +204,7 @@ export function readProc(pid: number): { rssMb: number; hwmMb: number; cpuSec: n
 }
 
 export interface BenchMesh {
-  mesh: Mesh;
-  vhost: TestVhost;
+  mesh: TestMesh;
   tap: LogTap;
   mongo: MongoClient;
   /** Peak VmHWM per process over every instance seen (restarts included). */
@@ -222,21 +219,18 @@ export interface BenchMesh {
 }
 
 export async function startBenchMesh(opts: { env?: Partial<Record<ServiceName, NodeJS.ProcessEnv>>; logLevel?: string } = {}): Promise<BenchMesh> {
-  const vhost = createVhost('cqrs-bench');
-  const dataDir = mkdtempSync(join(tmpdir(), 'cqrs-bench-store-'));
   const tap = new LogTap();
   const recent: string[] = [];
   // Every service counts its store commands and logs them (lib/mongo.ts); the tap reads the lines.
   const env: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {};
   for (const svc of SERVICES) env[svc] = { STORE_STATS_MS: String(STORE_STATS_MS), ...opts.env?.[svc] };
-  let mesh: Mesh;
+  let mesh: TestMesh;
   try {
-    mesh = await startMesh({
-      amqpUrl: vhost.url,
-      dataDir,
-      ports: { edge: 0, command: 0, query: 0, store: 0 },
+    mesh = await startTestMesh({
+      vhostPrefix: 'cqrs-bench',
       logLevel: opts.logLevel ?? 'info',
       env,
+      keepLine: () => false, // `recent` keeps what a failure shows
       onLine: (name, line) => {
         tap.line(name, line);
         // BENCH_LOG=<file> keeps every line the mesh printed, for a post-mortem.
@@ -246,8 +240,6 @@ export async function startBenchMesh(opts: { env?: Partial<Record<ServiceName, N
       },
     });
   } catch (err) {
-    vhost.remove();
-    rmSync(dataDir, { recursive: true, force: true });
     throw new Error(`the mesh did not start: ${(err as Error).message}\n${recent.slice(-30).join('\n')}`);
   }
   const mongo = await new MongoClient(mesh.urls.mongo, { retryWrites: false, maxPoolSize: 32 }).connect();
@@ -258,7 +250,6 @@ export async function startBenchMesh(opts: { env?: Partial<Record<ServiceName, N
   const t0 = performance.now();
   const bm: BenchMesh = {
     mesh,
-    vhost,
     tap,
     mongo,
     peaks,
@@ -299,13 +290,7 @@ export async function startBenchMesh(opts: { env?: Partial<Record<ServiceName, N
       clearInterval(timer);
       bm.sample();
       await mongo.close().catch(() => undefined);
-      await mesh.stop();
-      try {
-        vhost.remove();
-      } catch {
-        /* the vhost may already be gone */
-      }
-      rmSync(dataDir, { recursive: true, force: true });
+      await mesh.teardown();
     },
   };
   const timer = setInterval(() => bm.sample(), 1_000);

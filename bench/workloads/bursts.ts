@@ -7,7 +7,7 @@
 // work the burst off. Figures only; the targets do not judge them.
 import { performance } from 'node:perf_hooks';
 import { purgeBacklog, waitQuiet, type Ctx } from '../context';
-import { sleep } from '../load';
+import { sleep } from '../../kit/wait';
 import { summarize } from '../stats';
 
 const g = 'bursts';

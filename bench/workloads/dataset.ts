@@ -15,6 +15,7 @@ import { contributionOf, encodeContribution } from '../../projector-svc/contribu
 import { withStatsContribution } from '../../projector-svc/statistics-projection';
 import { emptySummary, placeNewOrder, withContribution, withOrderEntry } from '../../projector-svc/user-summary-projection';
 import { ReadStore } from '../../lib/read-store';
+import { rng } from '../../kit/random';
 import type { Ctx } from '../context';
 export type { OrderDoc };
 
@@ -22,21 +23,9 @@ export const SEEDED_USERS_FROM = 1_000_000;
 const DAY = 86_400_000;
 const BATCH = 1_000;
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** One order's life, by a status mix of a running shop. */
 export function seededOrder(ctx: Ctx, i: number, userId: number, now: number): OrderDoc {
-  const r = rng(i + 1);
+  const r = rng(i + 1).next;
   const orderId = randomUUID();
   const createdAt = now - Math.floor(r() * 30 * DAY);
   const nLines = 1 + Math.floor(r() * 3);

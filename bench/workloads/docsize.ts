@@ -17,7 +17,7 @@ import { BSON } from 'mongodb';
 import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { READ_DB, WRITE_DB } from '../../lib/mongo';
 import { waitDecided, waitQuiet, type Ctx } from '../context';
-import { sleep } from '../load';
+import { sleep } from '../../kit/wait';
 
 /** The one customer and the one product that get orders in proportion to the dataset. */
 export const HEAVY_USER_ID = 990_001;

@@ -8,10 +8,11 @@
 // a time.
 import { performance } from 'node:perf_hooks';
 import { status } from '@grpc/grpc-js';
-import { stopChild } from '../../lib/processes';
+import { stopChild } from '../../kit/processes';
 import { createOrder, purgeBacklog, relTime, restartService, STORE_CLIENTS, storeSnapshot, waitQuiet, type Ctx } from '../context';
 import { countsSince } from '../harness/mesh';
-import { closedLoop, closedLoopWindows, openLoop, sleep } from '../load';
+import { closedLoop, closedLoopWindows, openLoop } from '../load';
+import { sleep } from '../../kit/wait';
 import { linearTrend, summarize, windows } from '../stats';
 import { nextOrderIndex } from './commands';
 import { publishSynthetic } from './synthetic';

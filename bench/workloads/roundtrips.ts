@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { orderRequest, purgeBacklog, storeSnapshot, STORE_CLIENTS, waitQuiet, type Ctx, type StoreClient, type StoreSnapshot } from '../context';
 import { countsSince, type StoreCounts } from '../harness/mesh';
-import { sleep } from '../load';
+import { sleep } from '../../kit/wait';
 import { nextOrderIndex } from './commands';
 
 const g = 'roundtrips';

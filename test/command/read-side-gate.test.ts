@@ -7,7 +7,8 @@ import { AmqpConnection } from '../../lib/amqp';
 import { PROJECTOR_QUEUE } from '../../lib/consumer';
 import { UnavailableError } from '../../lib/grpc-errors';
 import { ReadSideGate } from '../../command-svc/read-side-gate';
-import { createVhost, type TestVhost } from '../support/rabbit';
+import { createVhost, type TestVhost } from '../../kit/rabbit';
+import { sleep } from '../../kit/wait';
 
 const QUEUE = PROJECTOR_QUEUE;
 let vhost: TestVhost;
@@ -37,22 +38,22 @@ afterAll(async () => {
 const fill = async (n: number) => {
   for (let i = 0; i < n; i++) ch.sendToQueue(QUEUE, Buffer.from('x'));
   // Until the broker counts them (bounded).
-  for (let t = Date.now(); (await ch.checkQueue(QUEUE)).messageCount < n && Date.now() - t < 5_000; ) await new Promise((r) => setTimeout(r, 20));
+  for (let t = Date.now(); (await ch.checkQueue(QUEUE)).messageCount < n && Date.now() - t < 5_000; ) await sleep(20);
 };
 const settle = (p: Promise<unknown>) => p.then(() => 'admitted', (e) => (e instanceof UnavailableError ? 'unavailable' : `error: ${e}`));
 
 test('a shallow queue admits at once', async () => {
   await ch.purgeQueue(QUEUE);
-  await new Promise((r) => setTimeout(r, 100));
+  await sleep(100);
   await expect(settle(gate.admit())).resolves.toBe('admitted');
 });
 
 test('a deep queue holds commands until it drains below the bound', async () => {
   await fill(20);
-  await new Promise((r) => setTimeout(r, 100));
+  await sleep(100);
   let state = 'waiting';
   const held = settle(gate.admit()).then((s) => (state = s));
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   expect(state).toBe('waiting');
   await ch.purgeQueue(QUEUE);
   await expect(held).resolves.toBe('admitted');
@@ -60,7 +61,7 @@ test('a deep queue holds commands until it drains below the bound', async () => 
 
 test('a queue that stays deep gets UNAVAILABLE after the wait bound', async () => {
   await fill(20);
-  await new Promise((r) => setTimeout(r, 100));
+  await sleep(100);
   const t0 = Date.now();
   await expect(settle(gate.admit())).resolves.toBe('unavailable');
   expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);

@@ -9,7 +9,7 @@
 // with product and user ids drawn at random per run, so it can run again and
 // again against a long-lived deployment. Every wait is bounded.
 import { randomInt, randomUUID } from 'node:crypto';
-import { eventually } from '../support/mesh';
+import { eventually } from '../../kit/wait';
 import { request, type Reply } from './http';
 import {
   about,

@@ -1,7 +1,7 @@
 // Where the REST contract suite points: BASE_URL when given (Envoy from
 // docker-compose, a running `npm start`, any edge), else a whole test mesh
 // with the local TypeScript edge on ports the OS picks.
-import { startTestMesh, type TestMesh } from '../support/mesh';
+import { startTestMesh, type TestMesh } from '../../kit/test-mesh';
 import { request } from './http';
 
 export interface RestTarget {

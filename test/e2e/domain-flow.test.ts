@@ -9,10 +9,12 @@ import { isDeepStrictEqual } from 'node:util';
 import amqp from 'amqplib';
 import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { EventEnvelope } from '../../gen/ts/cqrs/v1/events';
-import { clients } from '../support/clients';
+import { clients } from '../../kit/clients';
 import { getJson, postJson, type HttpResult } from '../support/http';
-import { eventually, startTestMesh, type TestMesh } from '../support/mesh';
-import { camelCaseKeys, EventTap, inBatches, rpc, sleep, UUID } from './helpers';
+import { eventually } from '../../kit/wait';
+import { startTestMesh, type TestMesh } from '../../kit/test-mesh';
+import { camelCaseKeys, EventTap, inBatches, rpc, UUID } from './helpers';
+import { sleep } from '../../kit/wait';
 
 let mesh: TestMesh;
 let grpc: ReturnType<typeof clients>;

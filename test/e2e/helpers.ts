@@ -7,7 +7,7 @@ import * as cmd from '../../gen/ts/cqrs/v1/command_service';
 import * as qry from '../../gen/ts/cqrs/v1/query_service';
 import { BadRequest } from '../../gen/ts/google/rpc/error_details';
 import { Status } from '../../gen/ts/google/rpc/status';
-import { call, type clients } from '../support/clients';
+import { call, type clients } from '../../kit/clients';
 
 type Md = Record<string, string>;
 
@@ -82,7 +82,6 @@ export const camelCaseKeys = (value: unknown) => allKeys(value).filter((k) => /[
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A temporary, exclusive, auto-deleted queue bound to cqrs.events on the

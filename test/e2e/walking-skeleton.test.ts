@@ -7,10 +7,12 @@ import { CreateOrderRequest } from '../../gen/ts/cqrs/v1/command_service';
 import { OrderStatus } from '../../gen/ts/cqrs/v1/common';
 import { EventEnvelope } from '../../gen/ts/cqrs/v1/events';
 import type { Order } from '../../gen/ts/cqrs/v1/read_models';
-import { clients } from '../support/clients';
+import { clients } from '../../kit/clients';
 import { getJson, postJson } from '../support/http';
-import { eventually, startTestMesh, type TestMesh } from '../support/mesh';
-import { camelCaseKeys, EventTap, grpcFailure, rpc, sleep, UUID, violatedFields, writeStoreCounts } from './helpers';
+import { eventually } from '../../kit/wait';
+import { startTestMesh, type TestMesh } from '../../kit/test-mesh';
+import { camelCaseKeys, EventTap, grpcFailure, rpc, UUID, violatedFields, writeStoreCounts } from './helpers';
+import { sleep } from '../../kit/wait';
 
 const PRODUCT = { productId: 456, productName: 'Mechanical Keyboard', unitPrice: 49.99, quantity: 100 };
 

@@ -6,8 +6,10 @@
 // reports NOT_SERVING (grpc.health.v1 and GetCommandHealth) while the broker
 // is down and SERVING after; commands stored while it was down are published
 // by the outbox relay once it is back.
-import { Cleanup, grpcHealth, keepLogsOnFailure, startPrivateRabbit, waitFor, withTimeout } from '../support/faults-infra';
-import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
+import { Cleanup, grpcHealth, keepLogsOnFailure, startPrivateRabbit } from '../support/faults-infra';
+import { waitFor, within } from '../../kit/wait';
+import { expectClean, report, settle, Workload } from '../support/faults-workload';
+import { sleep } from '../../kit/wait';
 import { startWatchedMesh } from '../support/faults-mesh';
 
 const cleanup = new Cleanup();
@@ -41,7 +43,7 @@ test('RabbitMQ stopped and started twice during the load: services reconnect, he
         outages.push({ atCommand: at, downMs: Date.now() - t0, notServingSeen, servingAgainMs: back ? Date.now() - t1 : -1, grpcDown, grpcUp });
       }
     })();
-    await withTimeout(watch.guard(Promise.all([load, faults])), 200_000, 'the workload').catch((err: Error) => {
+    await within(watch.guard(Promise.all([load, faults])), 200_000, 'the workload').catch((err: Error) => {
       throw new Error(`${err.message}; ${JSON.stringify({ tally: w.tally(), outages, seen: mesh.seen })}\n${mesh.logs.slice(-60).join('\n')}`);
     });
 

@@ -17,11 +17,11 @@ import { promisify } from 'node:util';
 import type { ConsumeMessage } from 'amqplib';
 import { MongoClient } from 'mongodb';
 import { EventEnvelope } from '../../gen/ts/cqrs/v1/events';
-import { stopChild } from '../../lib/processes';
-import {
-  Cleanup, copyOf, CrashWatch, dlq, keepLogsOnFailure, peekQueue, publishRaw, purgeQueue, queueDepths, startFaultMesh, Tap, waitFor, withTimeout, type FaultMesh,
-} from '../support/faults-infra';
-import { expectClean, report, settle, sleep, takeSnapshot, Workload, type Snapshot } from '../support/faults-workload';
+import { stopChild } from '../../kit/processes';
+import { Cleanup, copyOf, CrashWatch, dlq, keepLogsOnFailure, peekQueue, publishRaw, purgeQueue, queueDepths, startFaultMesh, Tap, type FaultMesh } from '../support/faults-infra';
+import { waitFor, within } from '../../kit/wait';
+import { expectClean, report, settle, takeSnapshot, Workload, type Snapshot } from '../support/faults-workload';
+import { sleep } from '../../kit/wait';
 import { startWatchedMesh } from '../support/faults-mesh';
 import { ORDER_PROCESS_QUEUE, PROJECTOR_QUEUE } from '../../lib/consumer';
 
@@ -128,7 +128,7 @@ test('duplicated and shuffled copies of real events: read models equal the corre
         liveCopies += copies.length;
       }
     })();
-    await withTimeout(watch.guard(Promise.all([load, chaos])), 150_000, 'phase A');
+    await within(watch.guard(Promise.all([load, chaos])), 150_000, 'phase A');
     const a = await watch.guard(settle(api, w, mesh.urls.mongo, 60_000));
     expectClean(a, mesh.logs);
     const before = comparable(a.snapshot!);
@@ -149,7 +149,7 @@ test('duplicated and shuffled copies of real events: read models equal the corre
     const projector = mesh.children.get('projector-svc')!;
     watch.expectExit(projector.proc.pid);
     await stopChild(projector);
-    await withTimeout(watch.guard(w.run(api, phaseB)), 120_000, 'phase B');
+    await within(watch.guard(w.run(api, phaseB)), 120_000, 'phase B');
     // What the relay still had to publish, and what the order process still
     // had to react to, is out; the tap has received all of it.
     expect(await allPublished(mesh, tap)).toBe(true);
@@ -202,7 +202,7 @@ test('poison messages are dead-lettered with a reason, the rest flow on, and dlq
     const load = w.run(api);
     await w.whenCommands(40);
     await send(Object.values(poison));
-    await withTimeout(watch.guard(load), 150_000, 'the workload');
+    await within(watch.guard(load), 150_000, 'the workload');
 
     // Parked, each with its reason (the unknown stream kind is waited for no longer than the others).
     const parkedIds = () => peekQueue(mesh.urls.amqp, PROJECTOR_DLQ).then((ms) => new Map(ms.map((m) => [m.properties.messageId as string, m])));

@@ -11,10 +11,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopChild } from '../../lib/processes';
-import { Cleanup, grpcHealth, keepLogsOnFailure, safePort, spawnStore, Toxiproxy, waitFor, withTimeout } from '../support/faults-infra';
-import { createVhost } from '../support/rabbit';
-import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
+import { stopChild } from '../../kit/processes';
+import { Cleanup, grpcHealth, keepLogsOnFailure, safePort, spawnStore, Toxiproxy } from '../support/faults-infra';
+import { waitFor, within } from '../../kit/wait';
+import { createVhost } from '../../kit/rabbit';
+import { expectClean, report, settle, Workload } from '../support/faults-workload';
+import { sleep } from '../../kit/wait';
 import { startWatchedMesh } from '../support/faults-mesh';
 
 const cleanup = new Cleanup();
@@ -72,7 +74,7 @@ test('latency, reset_peer, timeout and proxies down between the services and Rab
       await during('broker proxy down', 160, 5_000, () => toxi.setEnabled('amqp', false), () => toxi.setEnabled('amqp', true));
       await during('store proxy down', 205, 3_000, () => toxi.setEnabled('mongo', false), () => toxi.setEnabled('mongo', true));
     })();
-    await withTimeout(watch.guard(Promise.all([load, faults])), 200_000, 'the workload').catch((err: Error) => {
+    await within(watch.guard(Promise.all([load, faults])), 200_000, 'the workload').catch((err: Error) => {
       throw new Error(`${err.message}; ${JSON.stringify({ tally: w.tally(), injected, seen: mesh.seen })}`);
     });
 

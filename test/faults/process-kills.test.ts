@@ -9,8 +9,10 @@
 // 3. Each service gets SIGTERM once in the load: it stops taking work,
 //    finishes and acknowledges what it holds, exits 0, and is started again.
 import { MongoClient } from 'mongodb';
-import { Cleanup, keepLogsOnFailure, waitFor, withTimeout } from '../support/faults-infra';
-import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
+import { Cleanup, keepLogsOnFailure } from '../support/faults-infra';
+import { waitFor, within } from '../../kit/wait';
+import { expectClean, report, settle, Workload } from '../support/faults-workload';
+import { sleep } from '../../kit/wait';
 import { startWatchedMesh } from '../support/faults-mesh';
 
 const cleanup = new Cleanup();
@@ -34,7 +36,7 @@ test('kill -9 projector-svc three times during the load: nothing lost, nothing a
         watch.expectExit(pid);
         mesh.note(`kill -9 projector-svc (pid ${pid})`);
         victim.proc.kill('SIGKILL');
-        await withTimeout(victim.exited, 10_000, 'projector-svc to die');
+        await within(victim.exited, 10_000, 'projector-svc to die');
         const downMs = w.rand.int(300, 2_000);
         await sleep(downMs);
         const fresh = await mesh.start('projector-svc');
@@ -42,7 +44,7 @@ test('kill -9 projector-svc three times during the load: nothing lost, nothing a
         kills.push({ atCommand: w.done, pid, downMs });
       }
     })();
-    await withTimeout(watch.guard(Promise.all([load, faults])), 150_000, 'the workload');
+    await within(watch.guard(Promise.all([load, faults])), 150_000, 'the workload');
 
     const v = await watch.guard(settle(api, w, mesh.urls.mongo, 60_000));
     report('kill -9 projector-svc', w, v, { faults: { projectorKills: kills.length }, logs: mesh.seen });
@@ -66,7 +68,7 @@ test('kill -9 command-svc between store and publish: the outbox relay publishes 
     const faults = (async () => {
       let current = victim;
       for (const next of ['90', undefined]) {
-        const code = await withTimeout(current.exited, 90_000, 'command-svc to die from FAULT_EXIT_AFTER_STORE');
+        const code = await within(current.exited, 90_000, 'command-svc to die from FAULT_EXIT_AFTER_STORE');
         deaths.push({ atCommand: w.done, signal: current.proc.signalCode ?? String(code) });
         mesh.note(`command-svc (pid ${current.proc.pid}) died after storing: ${current.proc.signalCode}`);
         await sleep(w.rand.int(200, 1_500));
@@ -75,7 +77,7 @@ test('kill -9 command-svc between store and publish: the outbox relay publishes 
         if (next) watch.expectExit(current.proc.pid);
       }
     })();
-    await withTimeout(watch.guard(Promise.all([load, faults])), 150_000, 'the workload');
+    await within(watch.guard(Promise.all([load, faults])), 150_000, 'the workload');
 
     // What the dead processes stored but never published is marked in the
     // outbox: the relay of the live process must publish it (after its grace
@@ -115,12 +117,12 @@ test('SIGTERM each service during the load: it drains, exits 0, and nothing is l
         mesh.note(`SIGTERM ${service} (pid ${victim.proc.pid})`);
         const t0 = Date.now();
         victim.proc.kill('SIGTERM');
-        const exit = await withTimeout(victim.exited, 20_000, `${service} to drain and exit`);
+        const exit = await within(victim.exited, 20_000, `${service} to drain and exit`);
         stops.push({ service, atCommand: w.done, exit, stopMs: Date.now() - t0 });
         await mesh.start(service);
       }
     })();
-    await withTimeout(watch.guard(Promise.all([load, faults])), 150_000, 'the workload');
+    await within(watch.guard(Promise.all([load, faults])), 150_000, 'the workload');
 
     const v = await watch.guard(settle(api, w, mesh.urls.mongo, 60_000));
     report('SIGTERM during the load', w, v, { faults: { sigterms: stops.length }, stops, logs: mesh.seen });

@@ -11,8 +11,10 @@ import pino from 'pino';
 import { rebuild } from '../../scripts/rebuild';
 import { READ_DB } from '../../lib/mongo';
 import { DEFAULT_NAMES } from '../../read-models';
-import { Cleanup, keepLogsOnFailure, waitFor, withTimeout } from '../support/faults-infra';
-import { expectClean, report, settle, sleep, Workload, type MeshApi } from '../support/faults-workload';
+import { Cleanup, keepLogsOnFailure } from '../support/faults-infra';
+import { waitFor, within } from '../../kit/wait';
+import { expectClean, report, settle, Workload, type MeshApi } from '../support/faults-workload';
+import { sleep } from '../../kit/wait';
 import { startWatchedMesh } from '../support/faults-mesh';
 
 const cleanup = new Cleanup();
@@ -32,7 +34,7 @@ test('rebuilt read models equal the live ones, while queries are served and comm
     const phase1 = w.addOrders(120, { productIds: p1, userIds: u1 });
     const phase2 = w.addOrders(30, { productIds: p2, userIds: u2 });
     await w.stock(api);
-    await withTimeout(watch.guard(w.run(api, phase1)), 120_000, 'phase 1');
+    await within(watch.guard(w.run(api, phase1)), 120_000, 'phase 1');
     const settled = await watch.guard(settle(api, w, mesh.urls.mongo, 60_000));
     expectClean(settled, mesh.logs);
 
@@ -77,9 +79,9 @@ test('rebuilt read models equal the live ones, while queries are served and comm
 
     const load2 = w.run(api, phase2);
     const t0 = Date.now();
-    const names = await withTimeout(rebuild(mesh.urls.mongo, ['orders', 'inventory', 'user_summaries'], pino({ level: 'silent' }), mesh.urls.amqp), 120_000, 'the rebuild');
+    const names = await within(rebuild(mesh.urls.mongo, ['orders', 'inventory', 'user_summaries'], pino({ level: 'silent' }), mesh.urls.amqp), 120_000, 'the rebuild');
     const rebuildMs = Date.now() - t0;
-    await withTimeout(watch.guard(load2), 120_000, 'phase 2');
+    await within(watch.guard(load2), 120_000, 'phase 2');
     // Past the services' pointer refresh: query-svc answers from the rebuilt
     // collections (a marker order that only the rebuilt \`orders\` holds is
     // found), and the query loop has served a round of probes since then.

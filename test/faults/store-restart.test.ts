@@ -4,12 +4,14 @@
 // refused), health reports NOT_SERVING, events wait instead of being
 // dead-lettered, and once it is back every acknowledged command is in the
 // read models exactly once.
-import { Cleanup, keepLogsOnFailure, safePort, spawnStore, waitFor, withTimeout } from '../support/faults-infra';
-import { expectClean, report, settle, sleep, Workload } from '../support/faults-workload';
+import { Cleanup, keepLogsOnFailure, safePort, spawnStore } from '../support/faults-infra';
+import { waitFor, within } from '../../kit/wait';
+import { expectClean, report, settle, Workload } from '../support/faults-workload';
+import { sleep } from '../../kit/wait';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopChild } from '../../lib/processes';
+import { stopChild } from '../../kit/processes';
 import { connectMongo, pingMongo } from '../../lib/mongo';
 import { startWatchedMesh } from '../support/faults-mesh';
 
@@ -57,7 +59,7 @@ test('store stopped and restarted on the same port and data twice during the loa
         outages.push({ atCommand: at, downMs: Date.now() - t0, commandNotServing, queryNotServing, servingAgainMs: back ? Date.now() - t1 : -1, healthAfter: back ? undefined : JSON.stringify(last) });
       }
     })();
-    await withTimeout(watch.guard(Promise.all([load, faults])), 200_000, 'the workload').catch((err: Error) => {
+    await within(watch.guard(Promise.all([load, faults])), 200_000, 'the workload').catch((err: Error) => {
       throw new Error(`${err.message}; ${JSON.stringify({ tally: w.tally(), outages, seen: mesh.seen })}\n${mesh.logs.slice(-40).join('\n')}`);
     });
 
@@ -112,7 +114,7 @@ test('the services\' store client serves again after every graceful store restar
     }
   } finally {
     loading = false;
-    await withTimeout(load, 30_000, 'the client load').catch(() => undefined);
+    await within(load, 30_000, 'the client load').catch(() => undefined);
   }
   console.log(JSON.stringify({ suite: 'faults', test: 'store client across graceful restarts', rounds }));
   expect(rounds.filter((r) => r.recoveredMs < 0)).toEqual([]);

@@ -5,10 +5,11 @@
 // binary against a test mesh; every call has a deadline.
 import { execFile } from 'node:child_process';
 import { UpdateInventoryRequest, type UpdateInventoryResponse } from '../../gen/ts/cqrs/v1/command_service';
-import { stopChild } from '../../lib/processes';
-import { call, clients } from '../support/clients';
+import { stopChild } from '../../kit/processes';
+import { call, clients } from '../../kit/clients';
 import { getJson } from '../support/http';
-import { eventually, startTestMesh, type TestMesh } from '../support/mesh';
+import { eventually } from '../../kit/wait';
+import { startTestMesh, type TestMesh } from '../../kit/test-mesh';
 import { findTool, GRPCURL } from '../support/tools';
 
 jest.setTimeout(90_000);

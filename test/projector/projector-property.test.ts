@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import type { Db, MongoClient } from 'mongodb';
@@ -20,7 +20,9 @@ import type { Envelope } from '../../lib/consumer';
 import { decodeEnvelope, encodeEnvelope } from '../../lib/envelope';
 import { EventStore } from '../../lib/event-store';
 import { connectMongo } from '../../lib/mongo';
-import { spawnChild, stopChild, type Child } from '../../lib/processes';
+import { stopChild, type Child } from '../../kit/processes';
+import { spawnStore, storeBin } from '../../kit/store';
+import { within, sleep } from '../../kit/wait';
 import { ReadStore } from '../../lib/read-store';
 import { decodeEntry, emptyStats, numericKey, pendingOrders, STATS_ID, type InventoryDoc, type OrderDoc, type UserSummaryDoc } from '../../read-models';
 import { emptyInventory, projectInventory } from '../../projector-svc/inventory-projection';
@@ -30,8 +32,6 @@ import { Projector } from '../../projector-svc/projector';
 import { withOrderStats } from '../../projector-svc/statistics-projection';
 import { emptySummary, withOrder } from '../../projector-svc/user-summary-projection';
 
-const ROOT = resolve(__dirname, '../..');
-const STORE_BIN = join(ROOT, '.bin', 'store');
 const HANDLE_TIMEOUT_MS = 10_000;
 const silent = pino({ level: 'silent' });
 
@@ -40,17 +40,11 @@ let client: MongoClient | undefined;
 let dataDir: string | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(STORE_BIN)) throw new Error(`${STORE_BIN} is missing: run \`npm run build:store\``);
+  if (!existsSync(storeBin)) throw new Error(`${storeBin} is missing: run \`npm run build:store\``);
   dataDir = await mkdtemp(join(tmpdir(), 'projector-property-'));
-  store = spawnChild({
-    name: 'store',
-    command: STORE_BIN,
-    args: ['-listen', '127.0.0.1:0', '-data', dataDir],
-    ready: /^ready mongodb:\/\//,
-    timeoutMs: 20_000,
-  });
-  const line = await store.ready;
-  client = await connectMongo(line.replace(/^ready\s+/, '').trim());
+  const started = await spawnStore({ dataDir, timeoutMs: 20_000 });
+  store = started.child;
+  client = await connectMongo(started.url);
 }, 40_000);
 
 afterAll(async () => {
@@ -58,14 +52,6 @@ afterAll(async () => {
   if (store) await stopChild(store, 10_000);
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 }, 30_000);
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Fresh databases for one run, dropped afterwards. */
 async function withDatabases<T>(run: (write: Db, read: Db) => Promise<T>): Promise<T> {
@@ -84,7 +70,7 @@ async function withDatabases<T>(run: (write: Db, read: Db) => Promise<T>): Promi
 
 const uuid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 const PRODUCTS = [101, 102, 103];
-const PRICES: Record<number, [string, number]> = { 101: ['Widget', 1999], 102: ['Gadget {"$gt": ""}', 10], 103: ['Doohickey', 0] };
+const PRICES: Record<number, [string, number]> = { 101: ['Widget', 1999], 102: ['Gadget {"$gt": ""}', 10], 103: ['Doohickey', 1] };
 
 type OrderPath = 'PENDING' | 'VALIDATED' | 'REJECTED' | 'CANCELLED' | 'PAID' | 'SHIPPED' | 'COMPLETED' | 'CANCELLED_PENDING';
 interface OrderSpec {
@@ -370,7 +356,7 @@ describe('projector against the real store', () => {
       const summaries = readDb.collection<UserSummaryDoc>('user_summaries');
       const slow = summaries.bulkWrite.bind(summaries);
       summaries.bulkWrite = (async (...args: Parameters<typeof slow>) => {
-        await new Promise((r) => setTimeout(r, 300));
+        await sleep(300);
         return slow(...args);
       }) as typeof summaries.bulkWrite;
       const inventory = readDb.collection<InventoryDoc>('inventory');

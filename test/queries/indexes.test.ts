@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Document } from 'mongodb';
 import { READ_DB } from '../../lib/mongo';
-import { spawnChild, stopChild, type Child } from '../../lib/processes';
-import { repoRoot } from '../../lib/paths';
+import { stopChild, type Child } from '../../kit/processes';
+import { spawnStore } from '../../kit/store';
 import { ReadStore } from '../../lib/read-store';
 import { numericKey } from '../../read-models';
 
@@ -21,8 +21,9 @@ let read: ReadStore;
 const dir = mkdtempSync(join(tmpdir(), 'cqrs-indexes-'));
 
 beforeAll(async () => {
-  store = spawnChild({ name: 'store', command: join(repoRoot, '.bin', 'store'), args: ['-listen', '127.0.0.1:0', '-data', dir], ready: /^ready mongodb:\/\//, timeoutMs: 20_000 });
-  const url = (await store.ready).slice('ready '.length).trim();
+  const started = await spawnStore({ dataDir: dir, timeoutMs: 20_000 });
+  store = started.child;
+  const url = started.url;
   client = await new MongoClient(url, { serverSelectionTimeoutMS: 5_000 }).connect();
   read = await ReadStore.open(client.db(READ_DB));
   await read.ensureIndexes();

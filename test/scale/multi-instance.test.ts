@@ -3,47 +3,26 @@
 // reads between the query instances, and every count must still come out
 // exact. The projector queue has a single active consumer, so the second
 // projector stands by and takes over if the first goes away.
-import { join } from 'node:path';
-import { freePort, spawnChild, stopChild, type Child } from '../../lib/processes';
-import { repoRoot } from '../../lib/paths';
 import { expectClean, MeshApi, report, settle, takeSnapshot, Workload } from '../support/faults-workload';
-import { startTestMesh, type TestMesh } from '../support/mesh';
+import { startTestMesh, type TestMesh } from '../../kit/test-mesh';
 
 let mesh: TestMesh;
-const extra: Child[] = [];
-
-async function second(name: 'command-svc' | 'query-svc' | 'projector-svc', env: NodeJS.ProcessEnv): Promise<Child> {
-  const child = spawnChild({
-    name: `${name}-2`,
-    command: process.execPath,
-    args: [join(repoRoot, 'dist', name, 'main.js')],
-    env: { MONGO_URL: mesh.urls.mongo, AMQP_URL: mesh.urls.amqp, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    ready: new RegExp(name === 'projector-svc' ? 'projector-svc consuming' : `${name} listening`),
-    onLine: (n, line) => mesh.logs.push(`${n}: ${line}`),
-  });
-  extra.push(child);
-  await child.ready;
-  return child;
-}
 
 beforeAll(async () => {
   mesh = await startTestMesh();
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of extra) await stopChild(c);
   await mesh?.teardown();
 }, 60_000);
 
 test('two of each service keep every order, count and total exact', async () => {
-  const command2 = await freePort();
-  const query2 = await freePort();
-  await second('command-svc', { COMMAND_GRPC_PORT: String(command2) });
-  await second('query-svc', { QUERY_GRPC_PORT: String(query2) });
-  await second('projector-svc', {});
+  const command2 = await mesh.instance('command-svc');
+  const query2 = await mesh.instance('query-svc');
+  await mesh.instance('projector-svc');
 
   const one = new MeshApi(mesh.urls.command, mesh.urls.query);
-  const two = new MeshApi(`127.0.0.1:${command2}`, `127.0.0.1:${query2}`);
+  const two = new MeshApi(command2.addr!, query2.addr!);
   let turn = 0;
   // Every call goes to the next instance in turn, so one order's commands
   // (create, pay, cancel) are spread over both command services.

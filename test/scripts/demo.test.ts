@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { safePort } from '../support/faults-infra';
-import { createVhost, type TestVhost } from '../support/rabbit';
+import { createVhost, type TestVhost } from '../../kit/rabbit';
 import { alive, ScriptRun } from '../support/script-run';
 
 jest.setTimeout(300_000);

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { grpcHealth, safePort } from '../support/faults-infra';
 import { getJson, postJson } from '../support/http';
-import { eventually } from '../support/mesh';
-import { createVhost, type TestVhost } from '../support/rabbit';
+import { eventually } from '../../kit/wait';
+import { createVhost, type TestVhost } from '../../kit/rabbit';
 import { alive, commandLine, ScriptRun } from '../support/script-run';
 
 jest.setTimeout(420_000);

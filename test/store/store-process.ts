@@ -1,15 +1,14 @@
 // One store process per test, on 127.0.0.1 and a port it picks, with a data
 // directory of its own: a store that hangs fails its own test and no other.
-// STORE_BIN points the tests at another build (an unpatched one, to see them fail).
+// STORE_BIN points the tests at another build (an unpatched one, to see them fail: kit/store.ts).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { repoRoot } from '../../lib/paths';
-import { spawnChild, stopChild, type Child } from '../../lib/processes';
-
-export const storeBin = process.env.STORE_BIN ?? join(repoRoot, '.bin', 'store');
+import { stopChild } from '../../kit/processes';
+import { storeProcess } from '../../kit/store';
+import { sleep, within as withinMs } from '../../kit/wait';
 
 /** How long a single command may take before the test calls the store hung. */
 export const COMMAND_MS = 10_000;
@@ -22,7 +21,7 @@ export interface RunningStore {
 
 export async function startStore(): Promise<RunningStore> {
   const dir = mkdtempSync(join(tmpdir(), 'cqrs-store-'));
-  const child: Child = spawnChild({ name: 'store', command: storeBin, args: ['-listen', '127.0.0.1:0', '-data', dir], ready: /^ready mongodb:\/\//, timeoutMs: 20_000 });
+  const { child, url: ready } = storeProcess({ dataDir: dir, timeoutMs: 20_000 });
   let client: MongoClient | undefined;
   const stop = async () => {
     // A hung store may never answer endSessions: do not wait for it.
@@ -31,7 +30,7 @@ export async function startStore(): Promise<RunningStore> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const url = (await child.ready).slice('ready '.length).trim();
+    const url = await ready;
     client = await new MongoClient(url, { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000, socketTimeoutMS: COMMAND_MS + 5_000 }).connect();
     return { dir, client, stop };
   } catch (e) {
@@ -40,18 +39,8 @@ export async function startStore(): Promise<RunningStore> {
   }
 }
 
-/** `p`, or a rejection naming `what` once `ms` have passed. */
-export async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not return within ${ms} ms: the store hangs`)), ms);
-  });
-  try {
-    return await Promise.race([p, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** `p`, or a rejection naming `what` once `ms` have passed: the store hangs. */
+export const within = <T>(ms: number, p: Promise<T>, what: string): Promise<T> => withinMs(p, ms, `${what} (the store hangs)`);
 
 /**
  * Reads a database file of the running store with SQLite itself (Python's
@@ -79,7 +68,7 @@ export async function lookupIndexOf(dir: string, db: string, collection: string,
     const index = last.indexes.find((i) => i === `${last.table}__id_lookup`);
     if (last.table && index) return { table: last.table, index };
     if (Date.now() > deadline) throw new Error(`no _id lookup index on ${db}.${collection} within ${ms} ms: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     last = sqliteTable(dir, db, collection);
   }
 }

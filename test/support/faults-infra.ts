@@ -13,21 +13,20 @@ import { credentials, loadPackageDefinition, type ServiceError } from '@grpc/grp
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
-import { startMesh, type Mesh, type MeshOptions } from '../../lib/mesh';
-import { freePort, spawnChild, stopChild, type Child } from '../../lib/processes';
+import type { Mesh, MeshOptions } from '../../kit/mesh';
+import { freePort, spawnChild, stopChild, type Child } from '../../kit/processes';
+import { storeProcess } from '../../kit/store';
+import { startTestMesh, type TestMesh } from '../../kit/test-mesh';
+import { sleep, within } from '../../kit/wait';
 import { repoRoot } from '../../lib/paths';
-import { createVhost, type TestVhost } from './rabbit';
 import { findTool, TOXIPROXY } from './tools';
-import { sleep, Workload } from './faults-workload';
+import { Workload } from './faults-workload';
 
 const run = promisify(execFile);
 
 // ---------------------------------------------------------------- the mesh
 
-export interface FaultMesh extends Mesh {
-  vhost?: TestVhost;
-  dataDir: string;
-  logs: string[];
+export interface FaultMesh extends TestMesh {
   /** Every output line of every process; kept after teardown only if `keepLogs()` was called. */
   logFile: string;
   keepLogs(): void;
@@ -37,7 +36,6 @@ export interface FaultMesh extends Mesh {
   line(name: string, line: string): void;
   /** Counts of log lines matching the watched phrases, per phrase. */
   seen: Record<string, number>;
-  teardown(): Promise<void>;
 }
 
 /** Phrases worth counting in every service's output. */
@@ -64,11 +62,8 @@ export interface FaultMeshOptions {
   env?: MeshOptions['env'];
 }
 
+/** The kit's test mesh, with every line in a log file, watched phrases counted, and every process tracked. */
 export async function startFaultMesh(o: FaultMeshOptions = {}): Promise<FaultMesh> {
-  const vhost = o.amqpUrl ? undefined : createVhost('cqrs-fault');
-  const ownDir = !o.dataDir;
-  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'cqrs-fault-store-'));
-  const logs: string[] = [];
   const seen: Record<string, number> = {};
   mkdirSync(join(tmpdir(), 'cqrs-faults'), { recursive: true });
   const logFile = join(tmpdir(), 'cqrs-faults', `mesh-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(2).toString('hex')}.log`);
@@ -78,67 +73,56 @@ export async function startFaultMesh(o: FaultMeshOptions = {}): Promise<FaultMes
   const onLine = (name: string, line: string) => {
     out.write(`${name}: ${line}\n`);
     for (const w of WATCHED) if (line.includes(w)) seen[w] = (seen[w] ?? 0) + 1;
-    // FerretDB's wire-protocol chatter drowns everything else.
-    if (name === 'store' && /Response (header|message)|Connection stopped/.test(line)) return;
-    logs.push(`${name}: ${line.slice(0, 600)}`);
-    if (logs.length > 3000) logs.splice(0, 1000);
   };
-  const cleanup = () => {
-    vhost?.remove();
-    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+  const closeLog = () =>
     out.end(() => {
       if (!keep) rmSync(logFile, { force: true });
     });
-  };
+  let mesh: TestMesh;
   try {
-    const mesh = await startMesh({
-      amqpUrl: o.amqpUrl ?? vhost!.url,
+    mesh = await startTestMesh({
+      amqpUrl: o.amqpUrl,
+      vhostPrefix: 'cqrs-fault',
       mongoUrl: o.mongoUrl,
-      dataDir,
-      ports: { edge: 0, command: 0, query: 0, store: o.storePort ?? 0 },
-      logLevel: 'info',
-      onLine,
+      dataDir: o.dataDir,
+      ports: { store: o.storePort ?? 0 },
       env: o.env,
+      onLine,
+      // FerretDB's wire-protocol chatter drowns everything else.
+      keepLine: (name, line) => !(name === 'store' && /Response (header|message)|Connection stopped/.test(line)),
+      stopMs: 5_000,
     });
-    let down = false;
-    for (const c of mesh.children.values()) track(c.proc);
-    const start: Mesh['start'] = async (name, env) => {
-      const c = await mesh.start(name, env);
-      track(c.proc);
-      return c;
-    };
-    return {
-      ...mesh,
-      start,
-      vhost,
-      dataDir,
-      logs,
-      seen,
-      logFile,
-      keepLogs: () => void (keep = true),
-      note,
-      line: onLine,
-      async teardown() {
-        if (down) return;
-        down = true;
-        try {
-          // All at once, and SIGKILL after 5 s: a service stuck on a dead
-          // dependency must not hold the next test up (or outlive the run).
-          const services = [...mesh.children].filter(([n]) => n !== 'store').map(([, c]) => c);
-          await Promise.all(services.map((c) => stopChild(c, 5_000)));
-          const store = mesh.children.get('store');
-          if (store) await stopChild(store, 5_000);
-          await mesh.stop();
-        } finally {
-          cleanup();
-        }
-      },
-    };
   } catch (err) {
     keep = true;
-    cleanup();
-    throw new Error(`${(err as Error).message}\n--- recent output (all of it in ${logFile}) ---\n${logs.slice(-40).join('\n')}`);
+    closeLog();
+    throw new Error(`${(err as Error).message}\n(all of it in ${logFile})`);
   }
+  for (const c of mesh.children.values()) track(c.proc);
+  const start: Mesh['start'] = async (name, env) => {
+    const c = await mesh.start(name, env);
+    track(c.proc);
+    return c;
+  };
+  const line = (name: string, l: string) => {
+    onLine(name, l);
+    mesh.logs.push(`${name}: ${l.slice(0, 600)}`);
+  };
+  return {
+    ...mesh,
+    start,
+    seen,
+    logFile,
+    keepLogs: () => void (keep = true),
+    note,
+    line,
+    async teardown() {
+      try {
+        await mesh.teardown();
+      } finally {
+        closeLog();
+      }
+    },
+  };
 }
 
 /** Runs the test's body; on failure keeps the mesh's log file and names it. */
@@ -172,17 +156,9 @@ function killLeftovers(): string[] {
 
 /** Spawns the embedded store on a given port and data folder (for restarts, or a store the mesh does not own). */
 export async function spawnStore(port: number, dataDir: string, onLine?: (name: string, line: string) => void): Promise<{ child: Child; url: string }> {
-  const child = spawnChild({
-    name: 'store',
-    command: join(repoRoot, '.bin', 'store'),
-    args: ['-listen', `127.0.0.1:${port}`, '-data', dataDir],
-    ready: /^ready mongodb:\/\//,
-    onLine,
-    timeoutMs: 30_000,
-  });
+  const { child, url } = storeProcess({ port, dataDir, onLine });
   track(child.proc);
-  const line = await child.ready;
-  return { child, url: line.slice('ready '.length).trim() };
+  return { child, url: await url };
 }
 
 /** A free port outside the ranges RabbitMQ's own tools use (25672, 35672-35682, 4369, 5672). */
@@ -429,20 +405,6 @@ export async function grpcHealth(addr: string, service = ''): Promise<string> {
   }
 }
 
-/** Polls until `probe` returns true; false after `timeoutMs`. */
-export async function waitFor(probe: () => Promise<boolean>, timeoutMs: number, everyMs = 250): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await probe()) return true;
-    } catch {
-      /* keep polling */
-    }
-    if (Date.now() > deadline) return false;
-    await sleep(everyMs);
-  }
-}
-
 // ---------------------------------------------------------------- the event exchange
 
 /** Captures every message published on cqrs.events (exclusive, auto-deleted queue bound with '#'). */
@@ -472,7 +434,7 @@ export async function publishRaw(amqpUrl: string, messages: Array<{ exchange?: s
   try {
     const ch = await conn.createConfirmChannel();
     for (const m of messages) ch.publish(m.exchange ?? 'cqrs.events', m.routingKey, m.content, m.properties ?? {});
-    await withTimeout(ch.waitForConfirms(), 15_000, 'publisher confirms');
+    await within(ch.waitForConfirms(), 15_000, 'publisher confirms');
     await ch.close();
   } finally {
     await conn.close().catch(() => undefined);
@@ -557,16 +519,6 @@ export async function dlq(amqpUrl: string, ...args: string[]): Promise<{ code: n
   }
 }
 
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-    }),
-  ]);
-}
-
 // ---------------------------------------------------------------- cleanup
 
 /** A stack of things to undo in afterAll, each bounded, all attempted. */
@@ -580,7 +532,7 @@ export class Cleanup {
     const errors: string[] = [];
     for (const [what, fn] of this.steps.reverse()) {
       try {
-        await withTimeout(Promise.resolve().then(fn), 45_000, what);
+        await within(Promise.resolve().then(fn), 45_000, what);
       } catch (err) {
         errors.push(`${what}: ${(err as Error).message}`);
       }

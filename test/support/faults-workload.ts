@@ -28,35 +28,10 @@ import { evolveStored } from '../../domain/decider';
 import { parseStream } from '../../domain/events';
 import { productDecider, type ProductState } from '../../domain/inventory';
 import { inventoryItem } from '../../lib/inventory-view';
+import { rng, type Rng } from '../../kit/random';
+import { sleep } from '../../kit/wait';
 
 // ---------------------------------------------------------------- utilities
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed with its seed. */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)],
-    shuffle: <T>(xs: T[]) => {
-      for (let i = xs.length - 1; i > 0; i--) {
-        const j = Math.floor(next() * (i + 1));
-        [xs[i], xs[j]] = [xs[j], xs[i]];
-      }
-      return xs;
-    },
-  };
-}
-export type Rng = ReturnType<typeof rng>;
 
 const PAID = ['PAID', 'SHIPPED', 'COMPLETED'];
 const statusName = (s: OrderStatus) => OrderStatus[s] as string;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { repoRoot } from '../../lib/paths';
-import { eventually } from './mesh';
+import { eventually } from '../../kit/wait';
 
 export interface Exit {
   code: number | null;

@@ -1,11 +1,14 @@
 // Starts the whole mesh on one machine: the store (embedded FerretDB unless a
 // MongoDB URL is given), command-svc, query-svc, projector-svc and the edge.
-// Used by `npm start` and by the end-to-end tests, so both run the same thing.
+// Used by `npm start`, `npm run demo`, the tests and the bench, so all run the
+// same thing. A service whose environment names a FAULT_* setting is started
+// with the kit's fault hooks preloaded (faults-preload.ts).
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { brokerUnreachable } from './amqp';
+import { brokerUnreachable } from '../lib/amqp';
+import { repoRoot } from '../lib/paths';
 import { freePort, spawnChild, stopChild, type Child } from './processes';
-import { repoRoot } from './paths';
+import { storeProcess } from './store';
 
 export type ServiceName = 'command-svc' | 'query-svc' | 'projector-svc' | 'edge';
 export const SERVICES: ServiceName[] = ['command-svc', 'query-svc', 'projector-svc', 'edge'];
@@ -29,8 +32,21 @@ export interface Mesh {
   urls: { edge: string; command: string; query: string; mongo: string; amqp: string };
   /** Starts (or restarts) one service and waits until it is ready. */
   start(name: ServiceName, env?: NodeJS.ProcessEnv): Promise<Child>;
+  /**
+   * Starts one more instance of a service beside the mesh's own (same store
+   * and broker; gRPC on a port the OS picks) and waits until it is ready.
+   * It is in `instances`, and stopped with the mesh.
+   */
+  instance(name: ServiceName, env?: NodeJS.ProcessEnv): Promise<Instance>;
   children: Map<ServiceName | 'store', Child>;
+  instances: Instance[];
   stop(): Promise<void>;
+}
+
+export interface Instance {
+  child: Child;
+  /** host:port of its gRPC server (command-svc, query-svc). */
+  addr?: string;
 }
 
 const READY: Record<ServiceName, RegExp> = {
@@ -53,7 +69,9 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
   await checkBroker(o.amqpUrl);
   const host = o.host ?? '127.0.0.1';
   const children = new Map<ServiceName | 'store', Child>();
+  const instances: Instance[] = [];
   const stopAll = async () => {
+    await Promise.all(instances.map((i) => stopChild(i.child)));
     for (const name of [...SERVICES].reverse()) {
       const c = children.get(name);
       if (c) await stopChild(c);
@@ -76,20 +94,31 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
       'projector-svc': {},
       edge: { EDGE_PORT: String(ports.edge), COMMAND_SVC_ADDR: `${host}:${ports.command}`, QUERY_SVC_ADDR: `${host}:${ports.query}` },
     };
-    const start = async (name: ServiceName, env: NodeJS.ProcessEnv = {}) => {
-      const old = children.get(name);
-      if (old) await stopChild(old);
-      const child = spawnChild({
-        name,
+    const spawnService = (name: ServiceName, label: string, env: NodeJS.ProcessEnv) =>
+      spawnChild({
+        name: label,
         command: process.execPath,
-        args: [join(repoRoot, 'dist', name, 'main.js')],
-        env: { ...baseEnv, ...serviceEnv[name], ...o.env?.[name], ...env },
+        args: [...preloads(env), join(repoRoot, 'dist', name, 'main.js')],
+        env,
         ready: READY[name],
         onLine: o.onLine,
       });
+    const start = async (name: ServiceName, env: NodeJS.ProcessEnv = {}) => {
+      const old = children.get(name);
+      if (old) await stopChild(old);
+      const child = spawnService(name, name, { ...baseEnv, ...serviceEnv[name], ...o.env?.[name], ...env });
       children.set(name, child);
       await child.ready;
       return child;
+    };
+    const instance = async (name: ServiceName, env: NodeJS.ProcessEnv = {}): Promise<Instance> => {
+      const any = { COMMAND_GRPC_PORT: '0', QUERY_GRPC_PORT: '0', EDGE_PORT: '0' };
+      const child = spawnService(name, `${name}-${instances.length + 2}`, { ...baseEnv, ...serviceEnv[name], ...any, ...o.env?.[name], ...env });
+      const i: Instance = { child };
+      instances.push(i);
+      const port = /"port":(\d+)/.exec(await child.ready)?.[1];
+      if (port) i.addr = `${host}:${port}`;
+      return i;
     };
     await Promise.all(['command-svc', 'query-svc', 'projector-svc'].map((n) => start(n as ServiceName)));
     await start('edge');
@@ -102,7 +131,9 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
         amqp: o.amqpUrl,
       },
       start,
+      instance,
       children,
+      instances,
       stop: stopAll,
     };
   } catch (err) {
@@ -111,15 +142,14 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
   }
 }
 
+/** The fault hooks, for a service whose environment asks for one. */
+export function preloads(env: NodeJS.ProcessEnv): string[] {
+  const asked = Object.keys(env).some((k) => k.startsWith('FAULT_') && env[k]);
+  return asked ? ['--require', join(repoRoot, 'dist', 'kit', 'faults-preload.js')] : [];
+}
+
 async function startStore(o: MeshOptions, host: string, children: Map<string, Child>): Promise<string> {
-  const store = spawnChild({
-    name: 'store',
-    command: join(repoRoot, '.bin', 'store'),
-    args: ['-listen', `${host}:${o.ports.store}`, '-data', o.dataDir],
-    ready: /^ready mongodb:\/\//,
-    onLine: o.onLine,
-  });
-  children.set('store', store);
-  const line = await store.ready;
-  return line.slice('ready '.length).trim();
+  const { child, url } = storeProcess({ host, port: o.ports.store, dataDir: o.dataDir, onLine: o.onLine });
+  children.set('store', child); // before it is ready, so that a failed start stops it too
+  return url;
 }
