@@ -117,6 +117,7 @@ export class CommandHandler {
       } catch (err) {
         if (!(err instanceof ConcurrencyError)) throw err;
         this.store.forget(streamId);
+        this.log.info({ streamId, version: loaded.version + 1, attempt, of: this.maxAttempts }, 'lost a race for the stream; deciding again');
         if (attempt >= this.maxAttempts) throw err;
         await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
         continue;
