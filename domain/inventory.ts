@@ -135,12 +135,7 @@ export function evolveProduct(state: ProductState, e: ProductEvent): ProductStat
   }
 }
 
-export const productDecider: StreamDecider<ProductState, ProductCommand, 'product'> = {
-  streamKind: 'product',
-  decide: decideProduct,
-  evolve: evolveProduct,
-  initialState: initialProduct,
-};
+export const productDecider: StreamDecider<ProductState, ProductCommand, 'product'> = { streamKind: 'product', decide: decideProduct, evolve: evolveProduct, initialState: initialProduct };
 
 function without(map: Record<string, number>, key: string): Record<string, number> {
   const { [key]: _, ...rest } = map;

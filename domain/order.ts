@@ -119,9 +119,4 @@ export function evolveOrder(state: OrderState, e: OrderEvent): OrderState {
   }
 }
 
-export const orderDecider: StreamDecider<OrderState, OrderCommand, 'order'> = {
-  streamKind: 'order',
-  decide: decideOrder,
-  evolve: evolveOrder,
-  initialState: initialOrder,
-};
+export const orderDecider: StreamDecider<OrderState, OrderCommand, 'order'> = { streamKind: 'order', decide: decideOrder, evolve: evolveOrder, initialState: initialOrder };
