@@ -190,7 +190,7 @@ export async function purgeBacklog(ctx: Ctx, why: string): Promise<void> {
 
 /**
  * (Re)starts one service and waits for its readiness line. The launcher
- * (lib/mesh.ts) gives up after 30 s; a restarted service that is still running
+ * (kit/mesh.ts) gives up after 30 s; a restarted service that is still running
  * then is waited for a while longer (`restartReadyCapMs`, bounded) and the
  * run says so in its notes, rather than the whole run failing. One that is
  * not ready by then fails the run, with its last lines. Returns ms until ready.
