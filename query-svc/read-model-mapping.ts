@@ -45,8 +45,14 @@ export function toUserSummary(d: UserSummaryDoc): UserOrderSummary {
     userId: d.user_id,
     totalOrders: d.total_orders,
     totalSpent: toDecimal(d.revenue_cents),
-    avgOrderValue: d.paid_orders ? toDecimal(Math.round(d.revenue_cents / d.paid_orders)) : 0,
-    favoriteProducts: d.favorite_products.map((p) => ({ productId: p.product_id, productName: p.product_name, count: p.count })),
+    avgOrderValue: averageValue(d.revenue_cents, d.paid_orders),
+    favoriteProducts: toProductCounts(d.favorite_products),
     orderStatuses: d.by_status,
   };
 }
+
+/** Revenue per paid order, rounded to the cent; 0 before the first payment. */
+export const averageValue = (revenueCents: number, paidOrders: number) => (paidOrders ? toDecimal(Math.round(revenueCents / paidOrders)) : 0);
+
+export const toProductCounts = (ps: Array<{ product_id: number; product_name: string; count: number }>) =>
+  ps.map((p) => ({ productId: p.product_id, productName: p.product_name, count: p.count }));

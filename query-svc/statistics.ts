@@ -5,6 +5,7 @@ import type { OrderStatistics } from '../gen/ts/cqrs/v1/read_models';
 import { toDecimal } from '../domain/money';
 import type { ReadStore } from '../lib/read-store';
 import { emptyStats, statisticsOf, STATS_ID } from '../read-models';
+import { averageValue, toProductCounts } from './read-model-mapping';
 
 export async function orderStatistics(read: ReadStore, now = new Date()): Promise<OrderStatistics> {
   const m = statisticsOf((await read.stats.findOne({ _id: STATS_ID })) ?? emptyStats(), now);
@@ -12,8 +13,8 @@ export async function orderStatistics(read: ReadStore, now = new Date()): Promis
     totalOrders: m.total_orders,
     ordersByStatus: m.by_status,
     totalRevenue: toDecimal(m.revenue_cents),
-    averageOrderValue: m.paid_orders ? toDecimal(Math.round(m.revenue_cents / m.paid_orders)) : 0,
-    topProducts: m.top_products.map((p) => ({ productId: p.product_id, productName: p.product_name, count: p.count })),
+    averageOrderValue: averageValue(m.revenue_cents, m.paid_orders),
+    topProducts: toProductCounts(m.top_products),
     ordersLastHour: m.orders_last_hour,
     ordersLastDay: m.orders_last_day,
     generatedAt: now,
