@@ -147,8 +147,14 @@ export function writeErrorsOf(err: unknown): readonly WriteError[] | undefined {
   return list.length > 0 ? list : undefined;
 }
 
-/** Errors that say the store (or the network to it) is down, not that the request is bad. */
+/**
+ * Errors that say the store (or the network to it) is down, not that the
+ * request is bad. A bulk write that failed on the connection comes wrapped
+ * in a MongoBulkWriteError naming no document, with the network error as its
+ * errorResponse: that one is transient too.
+ */
 export function isTransient(err: unknown): boolean {
+  if (err instanceof MongoBulkWriteError && !writeErrorsOf(err) && err.errorResponse instanceof Error) return isTransient(err.errorResponse);
   const name = (err as Error)?.name ?? '';
   if (/^Mongo(Network|ServerSelection|NotConnected|TopologyClosed|PoolCleared)|PoolClearedError|UnavailableError/.test(name)) return true;
   const code = (err as { code?: string })?.code;
