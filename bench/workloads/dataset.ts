@@ -117,7 +117,9 @@ export async function ensureOrders(ctx: Ctx, n: number): Promise<{ inserted: num
       summary = withContribution(placed.summary, order.order_id, undefined, contrib);
       const key = userOrdersKey(userId, placed.bucket);
       bucket = withOrderEntry(bucket && bucket._id === key ? bucket : { _id: key, user_id: userId, orders: {} }, order);
-      stats = withStatsContribution(stats, order.order_id, undefined, contrib, new Date(now));
+      // Each seeded order is stored with its contribution, so none stays in flight:
+      // keeping them would copy an ever larger map for every order (quadratic seeding).
+      stats = { ...withStatsContribution(stats, order.order_id, undefined, contrib, new Date(now)), inflight: {} };
       if (i % per === per - 1) finishUser();
       if (d.sampleOrderIds.length < 5_000) d.sampleOrderIds.push(order._id);
       else if (Math.random() < 0.1) d.sampleOrderIds[Math.floor(Math.random() * d.sampleOrderIds.length)] = order._id;
