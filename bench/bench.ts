@@ -73,6 +73,10 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutput> {
 
   progress.step('setup: starting the store, command-svc, query-svc, projector-svc and the edge');
   const bm = await startBenchMesh({ env });
+  // Ctrl-C or a kill must not leave the mesh running without its bench.
+  const onSignal = (sig: NodeJS.Signals) => void bm.stop().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const grpc = typedClients(bm.mesh.urls.command, bm.mesh.urls.query);
   const http = new HttpClient(bm.mesh.urls.edge, 64);
   const ctx: Ctx = {
@@ -154,6 +158,8 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutput> {
     grpc.close();
     http.close();
     progress.step('stopping the mesh');
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await bm.stop();
   }
 
