@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { stopChild } from '../../kit/processes';
 import { storeProcess } from '../../kit/store';
-import { sleep, within as withinMs } from '../../kit/wait';
+import { eventually, within as withinMs } from '../../kit/wait';
 
 /** How long a single command may take before the test calls the store hung. */
 export const COMMAND_MS = 10_000;
@@ -62,13 +62,13 @@ export function sqliteTable(dir: string, db: string, collection: string): { tabl
 
 /** Polls the file until the collection's table has the _id lookup index; the store checks every second. */
 export async function lookupIndexOf(dir: string, db: string, collection: string, ms = 8_000): Promise<{ table: string; index: string }> {
-  const deadline = Date.now() + ms;
-  let last = sqliteTable(dir, db, collection);
-  for (;;) {
-    const index = last.indexes.find((i) => i === `${last.table}__id_lookup`);
-    if (last.table && index) return { table: last.table, index };
-    if (Date.now() > deadline) throw new Error(`no _id lookup index on ${db}.${collection} within ${ms} ms: ${JSON.stringify(last)}`);
-    await sleep(200);
+  let last: ReturnType<typeof sqliteTable> = { table: null, indexes: [] };
+  const indexed = async () => {
     last = sqliteTable(dir, db, collection);
-  }
+    const index = last.indexes.find((i) => i === `${last.table}__id_lookup`);
+    return last.table && index ? { table: last.table, index } : undefined;
+  };
+  return eventually(indexed, ms, `the _id lookup index on ${db}.${collection}`, 200).catch((err: Error) => {
+    throw new Error(`${err.message}; the table: ${JSON.stringify(last)}`);
+  });
 }
