@@ -23,8 +23,8 @@ runService('command-svc', async (log) => {
     RELAY_INTERVAL_MS: int(1_000, 10),
     CONSUMER_PREFETCH: int(64, 1),
     MAX_ATTEMPTS: int(5, 1),
-    // Opt-in: client commands wait while the projector's queue holds more events than this (0: never).
-    MAX_PROJECTION_BACKLOG: int(0, 0),
+    // Client commands wait while the projector's oldest unapplied event is older than this (0: never).
+    MAX_PROJECTION_LAG_MS: int(1_000, 0),
   });
 
   const mongo = await connectMongo(config.MONGO_URL, log);
@@ -54,7 +54,7 @@ runService('command-svc', async (log) => {
   );
   await consumer.start();
   relay.start();
-  const gate = new ReadSideGate(amqp, { queue: PROJECTOR_QUEUE, maxBacklog: config.MAX_PROJECTION_BACKLOG, maxWaitMs: 5_000, pollMs: 100 }, log);
+  const gate = new ReadSideGate(amqp, { queue: PROJECTOR_QUEUE, maxLagMs: config.MAX_PROJECTION_LAG_MS, maxWaitMs: 5_000, staleMs: 2_000 }, log);
   await gate.start();
 
   const server = await serveGrpc({

@@ -1,46 +1,51 @@
 // Admission by read-side lag. The command side can store and publish orders
 // several times faster than the read models can take them in on the same
 // store, and a projection that falls further behind every second helps no
-// one. So a client's command waits while the projector's queue holds more
-// than a bound of events, and is refused as UNAVAILABLE (retry later) if
-// that lasts; the order process's own reactions are never held.
-import type { Channel } from 'amqplib';
+// one: a client's command waits while the projector reports its oldest
+// unapplied event older than a bound, and is refused as UNAVAILABLE (retry
+// later) if that lasts. So under overload the write side runs at the pace of
+// the read side and reads stay about that fresh. The order process's own
+// reactions are never held, and a projector that stopped reporting (down, or
+// cut off from the broker) holds nothing: writes go on and queue for it.
 import type { AmqpConnection } from '../lib/amqp';
 import { UnavailableError } from '../lib/grpc-errors';
 import type { Logger } from '../lib/logger';
+import { LagWatch } from '../lib/read-lag';
 
 export interface GateOptions {
-  /** The projector's queue. */
+  /** The projector's queue, whose consumer reports its lag. */
   queue: string;
-  /** Ready events beyond which client commands wait; 0 turns the gate off. */
-  maxBacklog: number;
-  /** How long a command waits for the backlog to fall before it is refused. */
+  /** Lag beyond which client commands wait; 0 turns the gate off. */
+  maxLagMs: number;
+  /** How long a command waits for the lag to fall before it is refused. */
   maxWaitMs: number;
-  pollMs: number;
+  /** A report older than this no longer counts. */
+  staleMs: number;
 }
 
 export class ReadSideGate {
-  private backlog = 0;
-  private channel?: Channel;
-  private timer?: NodeJS.Timeout;
+  private readonly watch: LagWatch;
   private waiting: Array<() => void> = [];
   private holding = false;
+  private timer?: NodeJS.Timeout;
+  /** Commands held since the last log line, and when that was: under overload the gate flips many times a second. */
+  private held = 0;
+  private loggedAt = 0;
 
   constructor(
-    private readonly amqp: AmqpConnection,
+    amqp: AmqpConnection,
     private readonly opts: GateOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.watch = new LagWatch(amqp, opts.queue, opts.staleMs, log);
+  }
 
   async start(): Promise<void> {
-    if (this.opts.maxBacklog <= 0) return;
-    await this.amqp.onConnect(async (conn) => {
-      const ch = await conn.createChannel();
-      ch.on('error', () => undefined);
-      ch.on('close', () => this.channel === ch && (this.channel = undefined));
-      this.channel = ch;
-    });
-    this.timer = setInterval(() => void this.poll(), this.opts.pollMs);
+    if (this.opts.maxLagMs <= 0) return;
+    this.watch.onReport(() => this.check());
+    await this.watch.start();
+    // Silence is news too: a projector that stopped reporting holds no one.
+    this.timer = setInterval(() => this.check(), this.opts.staleMs / 2);
     this.timer.unref();
   }
 
@@ -51,11 +56,12 @@ export class ReadSideGate {
 
   /** Resolves once the read side is near enough; throws UnavailableError after maxWaitMs. */
   async admit(): Promise<void> {
-    if (this.opts.maxBacklog <= 0 || this.backlog <= this.opts.maxBacklog) return;
+    if (!this.over()) return;
+    this.held++;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting = this.waiting.filter((w) => w !== go);
-        reject(new UnavailableError(`the read models are ${this.backlog} events behind; retry shortly`));
+        reject(new UnavailableError(`the read models are ${this.watch.lagMs() ?? '?'} ms behind; retry shortly`));
       }, this.opts.maxWaitMs);
       const go = () => {
         clearTimeout(timer);
@@ -65,19 +71,20 @@ export class ReadSideGate {
     });
   }
 
-  private async poll(): Promise<void> {
-    const ch = this.channel;
-    if (!ch) return (this.backlog = 0), this.release();
-    try {
-      this.backlog = (await ch.checkQueue(this.opts.queue)).messageCount;
-    } catch {
-      this.backlog = 0; // no projector queue yet: nothing to wait for
+  private over(): boolean {
+    if (this.opts.maxLagMs <= 0) return false;
+    const lag = this.watch.lagMs();
+    return lag !== undefined && lag > this.opts.maxLagMs;
+  }
+
+  private check(): void {
+    const over = this.over();
+    if (over && !this.holding && Date.now() - this.loggedAt > 10_000) {
+      this.log.info({ lagMs: this.watch.lagMs(), maxLagMs: this.opts.maxLagMs, heldSinceLastLine: this.held }, 'holding client commands: the read side is behind');
+      this.loggedAt = Date.now();
+      this.held = 0;
     }
-    const over = this.backlog > this.opts.maxBacklog;
-    if (over !== this.holding) {
-      this.holding = over;
-      this.log.info({ backlog: this.backlog, maxBacklog: this.opts.maxBacklog }, over ? 'holding client commands: the read side is behind' : 'read side caught up; commands flow');
-    }
+    this.holding = over;
     if (!over) this.release();
   }
 

@@ -56,6 +56,8 @@ export class EventConsumer {
   private stopped = false;
   private burst: Delivery[] = [];
   private draining = false;
+  /** When the oldest event of the burst in hand happened; undefined with none in hand. */
+  private oldestInHand?: number;
 
   constructor(
     private readonly amqp: AmqpConnection,
@@ -65,6 +67,15 @@ export class EventConsumer {
 
   get isUp(): boolean {
     return this.channel !== undefined;
+  }
+
+  /**
+   * With handleBatch: the age of the oldest event in hand, 0 with none.
+   * Deliveries come in queue order, so this is how far behind the queue's
+   * head is; the events still queued behind it are younger.
+   */
+  lagMs(now = Date.now()): number {
+    return this.oldestInHand === undefined ? 0 : Math.max(0, now - this.oldestInHand);
   }
 
   async start(): Promise<void> {
@@ -105,21 +116,24 @@ export class EventConsumer {
       while (this.burst.length > 0) {
         if (this.opts.lingerMs && this.burst.length < this.opts.prefetch / 2) await sleep(this.opts.lingerMs);
         await this.deliverBurst(this.burst.splice(0));
+        this.oldestInHand = undefined;
       }
     } finally {
       this.draining = false;
+      this.oldestInHand = undefined;
     }
   }
 
   private async deliverBurst(burst: Delivery[]): Promise<void> {
     const one = (e: Envelope) => this.opts.handleBatch!([e]);
-    if (burst.length === 1) return this.deliver(burst[0], one);
     const decoded: Array<Delivery & { e: Envelope }> = [];
     for (const d of burst) {
       const e = this.decodeOrPark(d);
       if (e) decoded.push({ ...d, e });
     }
     if (decoded.length === 0) return;
+    this.oldestInHand = Math.min(...decoded.map((d) => d.e.occurredAt?.getTime() ?? Date.now()));
+    if (decoded.length === 1) return this.deliverDecoded(decoded[0], decoded[0].e, one);
     try {
       await this.handleUntilStoreAnswers(decoded[0].e, () => this.opts.handleBatch!(decoded.map((d) => d.e)));
       for (const d of decoded) this.settle(d.ch, d.msg, 'ack');

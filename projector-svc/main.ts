@@ -6,8 +6,8 @@ import { EventStore } from '../lib/event-store';
 import { runService } from '../lib/lifecycle';
 import { connectMongo, READ_DB, WRITE_DB } from '../lib/mongo';
 import { ReadStore } from '../lib/read-store';
+import { reportLag } from '../lib/read-lag';
 import { Projector } from './projector';
-
 
 runService('projector-svc', async (log) => {
   const config = readConfig({ ...common, CONSUMER_PREFETCH: int(512, 1), MAX_ATTEMPTS: int(5, 1), BATCH_LINGER_MS: int(5, 0) });
@@ -27,10 +27,13 @@ runService('projector-svc', async (log) => {
     log,
   );
   await consumer.start();
+  // The command side's admission gate listens (command-svc/read-side-gate.ts).
+  const stopLagReports = await reportLag(amqp, PROJECTOR_QUEUE, () => consumer.lagMs(), 200);
   log.info({ queue: PROJECTOR_QUEUE }, 'projector-svc consuming');
 
   return {
     async stop() {
+      stopLagReports();
       await consumer.stop();
       await amqp.close();
       read.close();

@@ -1,69 +1,119 @@
-// The read-side gate against the real broker: client commands wait while the
-// projector's queue is deeper than the bound, go on once it drains, and are
-// refused as UNAVAILABLE when it does not drain in time.
+// The read-side gate against the real broker. A consumer's lag reaches the
+// gate the way the projector's does (lib/read-lag.ts over RabbitMQ): client
+// commands wait while the reported lag is over the bound, go on once it falls
+// or once the reports stop (a silent projector holds no one), and are refused
+// as UNAVAILABLE when it does not fall in time. The consumer side: the lag a
+// batch consumer reports is the age of the oldest event in hand.
 import amqp from 'amqplib';
 import pino from 'pino';
 import { AmqpConnection } from '../../lib/amqp';
-import { PROJECTOR_QUEUE } from '../../lib/consumer';
+import { EventConsumer, PROJECTOR_QUEUE } from '../../lib/consumer';
+import { encodeEnvelope, EXCHANGE, newEnvelope, publishOptions, routingKey } from '../../lib/envelope';
 import { UnavailableError } from '../../lib/grpc-errors';
+import { reportLag } from '../../lib/read-lag';
 import { ReadSideGate } from '../../command-svc/read-side-gate';
 import { createVhost, type TestVhost } from '../../kit/rabbit';
-import { sleep } from '../../kit/wait';
+import { eventually, sleep } from '../../kit/wait';
 
-const QUEUE = PROJECTOR_QUEUE;
+const silent = pino({ level: 'silent' });
+const REPORT_MS = 20;
 let vhost: TestVhost;
-let conn: amqp.ChannelModel;
-let ch: amqp.Channel;
 let link: AmqpConnection;
 let gate: ReadSideGate;
+let lag = 0;
+let stopReports: (() => void) | undefined;
 
 beforeAll(async () => {
   vhost = createVhost('cqrs-gate');
-  conn = await amqp.connect(vhost.url);
-  ch = await conn.createChannel();
-  await ch.assertQueue(QUEUE, { durable: false });
-  link = new AmqpConnection(vhost.url, pino({ level: 'silent' }));
+  link = new AmqpConnection(vhost.url, silent);
   await link.connect();
-  gate = new ReadSideGate(link, { queue: QUEUE, maxBacklog: 5, maxWaitMs: 1_500, pollMs: 20 }, pino({ level: 'silent' }));
+  gate = new ReadSideGate(link, { queue: PROJECTOR_QUEUE, maxLagMs: 500, maxWaitMs: 1_500, staleMs: 300 }, silent);
   await gate.start();
 }, 20_000);
+
+afterEach(() => {
+  stopReports?.();
+  stopReports = undefined;
+});
 
 afterAll(async () => {
   gate?.stop();
   await link?.close();
-  await conn?.close();
   vhost?.remove();
 });
 
-const fill = async (n: number) => {
-  for (let i = 0; i < n; i++) ch.sendToQueue(QUEUE, Buffer.from('x'));
-  // Until the broker counts them (bounded).
-  for (let t = Date.now(); (await ch.checkQueue(QUEUE)).messageCount < n && Date.now() - t < 5_000; ) await sleep(20);
-};
 const settle = (p: Promise<unknown>) => p.then(() => 'admitted', (e) => (e instanceof UnavailableError ? 'unavailable' : `error: ${e}`));
+const report = async (queue = PROJECTOR_QUEUE) => {
+  stopReports = await reportLag(link, queue, () => lag, REPORT_MS);
+  await sleep(REPORT_MS * 5);
+};
 
-test('a shallow queue admits at once', async () => {
-  await ch.purgeQueue(QUEUE);
-  await sleep(100);
+test('with no projector reporting, commands are admitted at once', async () => {
   await expect(settle(gate.admit())).resolves.toBe('admitted');
 });
 
-test('a deep queue holds commands until it drains below the bound', async () => {
-  await fill(20);
-  await sleep(100);
+test('a lag under the bound admits at once', async () => {
+  lag = 400;
+  await report();
+  await expect(settle(gate.admit())).resolves.toBe('admitted');
+});
+
+test('a lag over the bound holds commands until it falls', async () => {
+  lag = 2_000;
+  await report();
   let state = 'waiting';
   const held = settle(gate.admit()).then((s) => (state = s));
   await sleep(300);
   expect(state).toBe('waiting');
-  await ch.purgeQueue(QUEUE);
+  lag = 100;
   await expect(held).resolves.toBe('admitted');
 });
 
-test('a queue that stays deep gets UNAVAILABLE after the wait bound', async () => {
-  await fill(20);
-  await sleep(100);
+test('a lag that stays over the bound gets UNAVAILABLE after the wait bound', async () => {
+  lag = 2_000;
+  await report();
   const t0 = Date.now();
   await expect(settle(gate.admit())).resolves.toBe('unavailable');
   expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);
-  await ch.purgeQueue(QUEUE);
+});
+
+test('a projector that falls silent releases the commands it held', async () => {
+  lag = 2_000;
+  await report();
+  let state = 'waiting';
+  const held = settle(gate.admit()).then((s) => (state = s));
+  await sleep(100);
+  expect(state).toBe('waiting');
+  stopReports!();
+  await expect(held).resolves.toBe('admitted');
+});
+
+test("another queue's consumer does not hold the command side", async () => {
+  lag = 2_000;
+  await report('someone-else.queue');
+  await expect(settle(gate.admit())).resolves.toBe('admitted');
+});
+
+test("a batch consumer's lag is the age of the oldest event in hand, and 0 once applied", async () => {
+  const queue = 'cqrs-gate.lag-probe';
+  let release!: () => void;
+  const applying = new Promise<void>((r) => (release = r));
+  const consumer = new EventConsumer(link, { queue, bindings: ['cqrs.v1.OrderInitiated'], prefetch: 8, maxAttempts: 2, handleBatch: () => applying }, silent);
+  await consumer.start();
+  const conn = await amqp.connect(vhost.url);
+  try {
+    const ch = await conn.createChannel();
+    const payload = { $case: 'orderInitiated' as const, value: { orderId: 'o-lag', userId: 1, userEmail: '', lines: [{ productId: 1, quantity: 1 }] } };
+    const old = newEnvelope('order-o-lag', 1, payload, { correlationId: 'c', causationId: 'c' }, new Date(Date.now() - 3_000));
+    ch.publish(EXCHANGE, routingKey(old), encodeEnvelope(old), publishOptions(old));
+    const inHand = await eventually(async () => (consumer.lagMs() > 0 ? consumer.lagMs() : undefined), 5_000, 'the event in hand');
+    expect(inHand).toBeGreaterThanOrEqual(3_000);
+    expect(inHand).toBeLessThan(3_000 + 5_000);
+    release();
+    await eventually(async () => (consumer.lagMs() === 0 ? true : undefined), 5_000, 'lag back to 0 once applied');
+  } finally {
+    release();
+    await consumer.stop();
+    await conn.close();
+  }
 });

@@ -1,0 +1,97 @@
+// How far behind the read models are, told over the broker. A consumer of
+// cqrs.events reports, a few times a second, the age of the oldest event it
+// holds unapplied (0 when it holds none); whoever needs the figure (the
+// command side's admission gate) listens. Reports are small, transient and
+// expire: the broker keeps nothing, and silence means "no projector to ask".
+import { hostname } from 'node:os';
+import type { Channel } from 'amqplib';
+import type { AmqpConnection } from './amqp';
+import type { Logger } from './logger';
+
+export const READ_LAG_EXCHANGE = 'cqrs.read-lag';
+
+export interface LagReport {
+  /** The queue whose consumer reports. */
+  queue: string;
+  /** Which process: two instances of one consumer report apart. */
+  instance: string;
+  lagMs: number;
+}
+
+/** Publishes `lagMs()` every `everyMs` while connected; returns the stop. */
+export async function reportLag(amqp: AmqpConnection, queue: string, lagMs: () => number, everyMs: number): Promise<() => void> {
+  let channel: Channel | undefined;
+  await amqp.onConnect(async (conn) => {
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined);
+    ch.on('close', () => channel === ch && (channel = undefined));
+    await ch.assertExchange(READ_LAG_EXCHANGE, 'fanout', { durable: false });
+    channel = ch;
+  });
+  const instance = `${hostname()}:${process.pid}`;
+  const timer = setInterval(() => {
+    const report: LagReport = { queue, instance, lagMs: Math.round(lagMs()) };
+    try {
+      channel?.publish(READ_LAG_EXCHANGE, '', Buffer.from(JSON.stringify(report)), { contentType: 'application/json', expiration: String(everyMs * 4) });
+    } catch {
+      // The channel closed under us; the next connection brings a new one.
+    }
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
+ * The latest reports of one queue's consumers. A report older than
+ * `staleMs` no longer counts: a projector that stopped reporting is down or
+ * cut off, and its last word says nothing about now.
+ */
+export class LagWatch {
+  private readonly latest = new Map<string, { lagMs: number; at: number }>();
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(
+    private readonly amqp: AmqpConnection,
+    private readonly queue: string,
+    private readonly staleMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.amqp.onConnect(async (conn) => {
+      const ch = await conn.createChannel();
+      ch.on('error', () => undefined);
+      await ch.assertExchange(READ_LAG_EXCHANGE, 'fanout', { durable: false });
+      const { queue } = await ch.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
+      await ch.bindQueue(queue, READ_LAG_EXCHANGE, '');
+      await ch.consume(queue, (msg) => msg && this.take(msg.content), { noAck: true });
+    });
+  }
+
+  /** The highest fresh lag reported, or undefined when no consumer reported lately. */
+  lagMs(now = Date.now()): number | undefined {
+    let worst: number | undefined;
+    for (const [instance, r] of this.latest) {
+      if (now - r.at > this.staleMs) this.latest.delete(instance);
+      else worst = Math.max(worst ?? 0, r.lagMs);
+    }
+    return worst;
+  }
+
+  /** Called after every report taken in. */
+  onReport(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private take(content: Buffer): void {
+    let r: LagReport;
+    try {
+      r = JSON.parse(content.toString('utf8')) as LagReport;
+    } catch {
+      return this.log.warn('unreadable read-lag report ignored');
+    }
+    if (r.queue !== this.queue || typeof r.lagMs !== 'number') return;
+    this.latest.set(String(r.instance), { lagMs: r.lagMs, at: Date.now() });
+    for (const l of this.listeners) l();
+  }
+}
