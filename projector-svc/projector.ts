@@ -136,13 +136,16 @@ export class Projector {
    * Moves each order's contribution into its user's summary and the
    * statistics, then lists it in the user's order bucket. Returns what each
    * order contributes now, to be stored with the order after these writes.
+   * A user's buckets are read as soon as the summary says which they are,
+   * beside the other users' reads, so the batch waits for one round of
+   * reads here and then for the writes.
    */
   private async syncDerived(orders: OrderDoc[]): Promise<Map<string, string>> {
     const taken = new Map<string, string>();
     if (orders.length === 0) return taken;
     const now = new Date();
     const batch = new Set(orders.map((o) => o.order_id));
-    const [summaries, stats] = await settled([
+    const [users, stats] = await settled([
       settled(
         [...groupBy(orders, (o) => o.user_id)].map(async ([userId, os]) => {
           const before = (await this.load(this.read.userSummaries, numericKey(userId))) ?? emptySummary(userId);
@@ -151,7 +154,8 @@ export class Projector {
             s = withOrder(s, o);
             taken.set(o.order_id, encodeContribution(contributionOf(o, takenIn(s, o)!.bucket)));
           }
-          return s === before ? undefined : await this.pruned(s, batch);
+          const [summary, buckets] = await settled([s === before ? Promise.resolve(undefined) : this.pruned(s, batch), this.listed(os, taken)]);
+          return { summary, buckets };
         }),
       ),
       (async () => {
@@ -160,13 +164,14 @@ export class Projector {
         return after === before ? undefined : await this.pruned(after, batch);
       })(),
     ]);
-    await settled([this.saveGuarded(this.read.userSummaries, summaries.filter(isDefined)), this.saveGuarded(this.read.stats, stats ? [stats] : [])]);
-    await this.listInBuckets(orders, taken);
+    await settled([this.saveGuarded(this.read.userSummaries, users.map((u) => u.summary).filter(isDefined)), this.saveGuarded(this.read.stats, stats ? [stats] : [])]);
+    // Only once the summaries name them (contribution.ts says why).
+    await this.saveGuarded(this.read.userOrders, users.flatMap((u) => u.buckets));
     return taken;
   }
 
-  /** Each order's entry in the bucket of the user's orders its contribution names. */
-  private async listInBuckets(orders: OrderDoc[], taken: Map<string, string>): Promise<void> {
+  /** One user's order buckets with each order entered in the one its contribution names; unchanged ones left out. */
+  private async listed(orders: OrderDoc[], taken: Map<string, string>): Promise<UserOrdersBucket[]> {
     const byBucket = groupBy(orders, (o) => userOrdersKey(o.user_id, decodeContribution(taken.get(o.order_id)!).bucket));
     const buckets = await settled(
       [...byBucket].map(async ([key, os]) => {
@@ -175,7 +180,7 @@ export class Projector {
         return after === before ? undefined : after;
       }),
     );
-    await this.saveGuarded(this.read.userOrders, buckets.filter(isDefined));
+    return buckets.filter(isDefined);
   }
 
   /**
