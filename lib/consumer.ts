@@ -132,7 +132,7 @@ export class EventConsumer {
       if (e) decoded.push({ ...d, e });
     }
     if (decoded.length === 0) return;
-    this.oldestInHand = Math.min(...decoded.map((d) => d.e.occurredAt?.getTime() ?? Date.now()));
+    this.oldestInHand = oldestLive(decoded);
     if (decoded.length === 1) return this.deliverDecoded(decoded[0], decoded[0].e, one);
     try {
       await this.handleUntilStoreAnswers(decoded[0].e, () => this.opts.handleBatch!(decoded.map((d) => d.e)));
@@ -239,6 +239,14 @@ async function declareQueue(ch: Channel, queue: string, bindings: string[], maxA
     },
   });
   for (const key of bindings) await ch.bindQueue(queue, EXCHANGE, key);
+}
+
+/** A rebuild's catch-up sends every stream's latest event again, however old: that is not lag. */
+export const CATCH_UP_PREFIX = 'catch-up.';
+
+function oldestLive(ds: Array<Delivery & { e: Envelope }>): number | undefined {
+  const times = ds.filter((d) => !d.msg.fields.routingKey.startsWith(CATCH_UP_PREFIX)).map((d) => d.e.occurredAt?.getTime() ?? Date.now());
+  return times.length ? Math.min(...times) : undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -12,7 +12,7 @@ import { commitEvents, EventStore, type CommitDoc } from '../lib/event-store';
 import { connectMongo, READ_DB, WRITE_DB } from '../lib/mongo';
 import { POINTER_REFRESH_MS, ReadStore } from '../lib/read-store';
 import { PROJECTIONS, type CollectionNames, type Projection } from '../read-models';
-import type { Envelope } from '../lib/consumer';
+import { CATCH_UP_PREFIX, type Envelope } from '../lib/consumer';
 import { Projector } from '../projector-svc/projector';
 import { sleep } from '../kit/wait';
 
@@ -46,7 +46,7 @@ async function nudge(amqpUrl: string, events: Envelope[]): Promise<number> {
   const conn = await amqp.connect(amqpUrl);
   try {
     const ch = await conn.createConfirmChannel();
-    for (const e of latest.values()) ch.publish(EXCHANGE, `catch-up.${routingKey(e)}`, encodeEnvelope(e), publishOptions(e));
+    for (const e of latest.values()) ch.publish(EXCHANGE, `${CATCH_UP_PREFIX}${routingKey(e)}`, encodeEnvelope(e), publishOptions(e));
     await ch.waitForConfirms();
     await ch.close();
   } finally {
