@@ -201,11 +201,14 @@ describe('retries', () => {
 
   test('no retry starts that the deadline would cut', async () => {
     script = [unavailable];
-    const q = queryClient(address, { retry: { initialBackoffMs: 400, maxBackoffMs: 400, maxAttempts: 10 } });
+    // The first pause is at least 1 s (half of 2 s, jittered): past the deadline.
+    const q = queryClient(address, { retry: { initialBackoffMs: 2_000, maxBackoffMs: 2_000, maxAttempts: 10 } });
     try {
-      const err = await failure(q.getOrder({ orderId: 'o-1' }, { deadlineMs: 500 }));
+      const started = Date.now();
+      const err = await failure(q.getOrder({ orderId: 'o-1' }, { deadlineMs: 800 }));
       expect(err.codeName).toBe('UNAVAILABLE');
-      expect(seen.length).toBeLessThanOrEqual(2);
+      expect(seen).toHaveLength(1);
+      expect(Date.now() - started).toBeLessThan(800);
     } finally {
       q.close();
     }
