@@ -67,6 +67,7 @@ export class EventSubscriber {
   private readonly log: SubscriberLogger;
   private conn?: ChannelModel;
   private channel?: Channel;
+  private consumerTag?: string;
   private stopped = false;
   private started = false;
 
@@ -102,10 +103,13 @@ export class EventSubscriber {
   /** Stops taking deliveries and waits for those in hand; unacked ones go back to the queue. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.allSettled([...this.inFlight]);
-    const conn = this.conn;
+    const { conn, channel: ch, consumerTag } = this;
     this.conn = undefined;
     this.channel = undefined;
+    if (ch && consumerTag) await ch.cancel(consumerTag).catch(() => undefined);
+    await Promise.allSettled([...this.inFlight]);
+    // The channel first: its CloseOk means the broker has every ack sent on it.
+    await ch?.close().catch(() => undefined);
     await conn?.close().catch(() => undefined);
   }
 
@@ -115,7 +119,8 @@ export class EventSubscriber {
   }
 
   private async open(): Promise<void> {
-    const conn = await amqp.connect(this.opts.url, { timeout: 5_000 });
+    // Named after the queue, so the broker's connection list says whose it is.
+    const conn = await amqp.connect(this.opts.url, { timeout: 5_000, clientProperties: { connection_name: `subscriber ${this.opts.queue}` } });
     conn.on('error', (err: Error) => this.log.warn({ err: err.message }, 'amqp connection error'));
     conn.on('close', () => this.lost(conn));
     try {
@@ -126,7 +131,7 @@ export class EventSubscriber {
       await ch.prefetch(this.opts.prefetch ?? 16);
       this.conn = conn;
       this.channel = ch;
-      await ch.consume(this.opts.queue, (msg) => msg && this.track(this.receive(ch, msg)), { noAck: false });
+      ({ consumerTag: this.consumerTag } = await ch.consume(this.opts.queue, (msg) => msg && this.track(this.receive(ch, msg)), { noAck: false }));
       this.log.info({ queue: this.opts.queue }, 'subscriber consuming');
     } catch (err) {
       await conn.close().catch(() => undefined);
