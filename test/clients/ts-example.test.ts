@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import { clients, call } from '../../kit/clients';
+import { clients } from '../../kit/clients';
+import { rpc } from '../e2e/helpers';
 import { startTestMesh, type TestMesh } from '../../kit/test-mesh';
 import { repoRoot } from '../../lib/paths';
 import { OrderStatus } from '../../gen/ts/cqrs/v1/common';
@@ -125,7 +126,7 @@ test('the example service places, pays, reads back and ships an order through th
   expect(steps.indexOf('OrderPaid received')).toBeGreaterThan(steps.indexOf('order validated'));
   expect(steps.indexOf('ship command accepted')).toBeLessThan(steps.indexOf('order shipped (query)'));
   expect(step('bad order refused')).toMatchObject({ code: 'INVALID_ARGUMENT', violations: [{ field: 'quantity', description: expect.any(String) }] });
-  const { orderId, requestId } = step('order placed') as { orderId: string; requestId: string };
+  const { orderId, requestId } = step('order placed') as unknown as { orderId: string; requestId: string };
   expect(step('order placed').status).toBe('PENDING');
   expect(step('order validated').totalAmount).toBe(25);
   expect(step('payment accepted').status).toBe('PAID');
@@ -138,7 +139,7 @@ test('the example service places, pays, reads back and ships an order through th
   // What the mesh itself says, through the repo's own client.
   const grpc = clients(m.urls.command, m.urls.query);
   try {
-    const { order } = await call(grpc.query, grpc.query.getOrder, { orderId });
+    const { order } = await rpc(grpc).getOrder(orderId);
     expect(order?.status).toBe(OrderStatus.SHIPPED);
     expect(order?.userId).toBe(7001);
   } finally {
