@@ -16,3 +16,4 @@ export * from './promise-client';
 export * from './events';
 export * from './topology';
 export * from './subscriber';
+export * from './dead-letters';
