@@ -14,7 +14,7 @@ import { createLogger } from '../../lib/logger';
 import { createVhost, type TestVhost } from '../../kit/rabbit';
 import { eventually, within } from '../../kit/wait';
 import type { DomainEvent } from '../../domain/events';
-import { EventSubscriber, UnprocessableEvent, deadLetterQueue, type ReceivedEvent } from '../../clients/ts/src';
+import { EventSubscriber, UnprocessableEvent, deadLetterQueue, listDeadLetters, replayDeadLetters, type ReceivedEvent } from '../../clients/ts/src';
 
 let vhost: TestVhost;
 let conn: ChannelModel;
@@ -169,4 +169,27 @@ test('the subscriber reconnects by itself when the broker closes its connection'
   publish(paid(id));
   await eventually(async () => (got.includes(id) ? true : undefined), 20_000, 'a delivery after reconnecting');
   expect(s.isUp).toBe(true);
+});
+
+test('parked events can be listed and replayed to the queue, with fresh attempts', async () => {
+  const queue = `it.replay.${randomUUID().slice(0, 8)}`;
+  let failing = true;
+  const handled: string[] = [];
+  const s = subscriber({ queue, maxAttempts: 2 }).on('orderPaid', async (e) => {
+    if (failing) throw new Error('not yet');
+    handled.push(e.event.orderId);
+  });
+  await s.start();
+  const id = orderId();
+  const eventId = publish(paid(id));
+  await parked(queue, 1);
+  const listed = await listDeadLetters(vhost.url, queue);
+  expect(listed).toHaveLength(1);
+  expect(listed[0]).toMatchObject({ messageId: eventId, type: 'cqrs.v1.OrderPaid', reason: 'not yet' });
+  expect(listed[0].envelope?.payload).toEqual({ $case: 'orderPaid', value: { orderId: id, paymentId: 'p-1', amountCents: 1_234 } });
+  expect((await ch.checkQueue(deadLetterQueue(queue))).messageCount).toBe(1); // listing leaves it parked
+  failing = false;
+  expect(await replayDeadLetters(vhost.url, queue)).toBe(1);
+  await eventually(async () => (handled.includes(id) ? true : undefined), 10_000, 'the replayed event');
+  expect((await ch.checkQueue(deadLetterQueue(queue))).messageCount).toBe(0);
 });
