@@ -123,15 +123,32 @@ export class EventSubscriber {
     const conn = await amqp.connect(this.opts.url, { timeout: 5_000, clientProperties: { connection_name: `subscriber ${this.opts.queue}` } });
     conn.on('error', (err: Error) => this.log.warn({ err: err.message }, 'amqp connection error'));
     conn.on('close', () => this.lost(conn));
+    if (this.stopped) {
+      // stop() came while this (re)connect was under way.
+      await conn.close().catch(() => undefined);
+      return;
+    }
     try {
       const ch = await conn.createChannel();
       ch.on('error', () => undefined);
-      ch.on('close', () => this.channel === ch && (this.channel = undefined));
+      ch.on('close', () => {
+        if (this.channel !== ch) return;
+        this.channel = undefined;
+        // The channel alone died (the broker closed it): drop the connection too,
+        // so lost() reconnects and consuming resumes.
+        if (!this.stopped) void conn.close().catch(() => undefined);
+      });
       await declareQueue(ch, { queue: this.opts.queue, bindings: this.bindings(), maxAttempts: this.maxAttempts, singleActiveConsumer: this.opts.singleActiveConsumer ?? true });
       await ch.prefetch(this.opts.prefetch ?? 16);
       this.conn = conn;
       this.channel = ch;
-      ({ consumerTag: this.consumerTag } = await ch.consume(this.opts.queue, (msg) => msg && this.track(this.receive(ch, msg)), { noAck: false }));
+      const onMessage = (msg: ConsumeMessage | null) => {
+        if (msg) return this.track(this.receive(ch, msg));
+        // The broker cancelled the consumer (its queue was deleted): start over, which declares it again.
+        this.log.warn({ queue: this.opts.queue }, 'consumer cancelled by the broker; reconnecting');
+        if (!this.stopped) void conn.close().catch(() => undefined);
+      };
+      ({ consumerTag: this.consumerTag } = await ch.consume(this.opts.queue, onMessage, { noAck: false }));
       this.log.info({ queue: this.opts.queue }, 'subscriber consuming');
     } catch (err) {
       await conn.close().catch(() => undefined);
