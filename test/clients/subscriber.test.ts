@@ -193,3 +193,25 @@ test('parked events can be listed and replayed to the queue, with fresh attempts
   await eventually(async () => (handled.includes(id) ? true : undefined), 10_000, 'the replayed event');
   expect((await ch.checkQueue(deadLetterQueue(queue))).messageCount).toBe(0);
 });
+
+test('a subscriber whose queue is deleted under it declares it again and goes on consuming', async () => {
+  const queue = `it.deleted.${randomUUID().slice(0, 8)}`;
+  const got: string[] = [];
+  const s = subscriber({ queue }).on('orderPaid', (e) => void got.push(e.event.orderId));
+  await s.start();
+  await ch.deleteQueue(queue);
+  const id = orderId();
+  // Published until the re-declared queue (and its binding) takes one.
+  await eventually(async () => {
+    if (got.includes(id)) return true;
+    // A check of a missing queue closes its channel: a throwaway one, bounded.
+    const probe = await conn.createChannel();
+    probe.on('error', () => undefined);
+    const exists = await within(probe.checkQueue(queue), 2_000, 'checkQueue').then(() => true, () => false);
+    await probe.close().catch(() => undefined);
+    if (!exists) return undefined;
+    publish(paid(id));
+    return undefined;
+  }, 15_000, 'a delivery on the re-declared queue', 300);
+  expect(s.isUp).toBe(true);
+});
