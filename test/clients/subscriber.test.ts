@@ -29,10 +29,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(subscribers.map((s) => within(s.stop(), 10_000, 'subscriber stop')));
-  await conn?.close().catch(() => undefined);
-  vhost?.remove();
-});
+  try {
+    await Promise.allSettled(subscribers.map((s) => within(s.stop(), 10_000, 'subscriber stop')));
+    await conn?.close().catch(() => undefined);
+  } finally {
+    // Whatever the stops did, the vhost (and every queue in it) goes.
+    vhost?.remove();
+  }
+}, 30_000);
 
 function subscriber(o: Partial<ConstructorParameters<typeof EventSubscriber>[0]> = {}): EventSubscriber {
   const s = new EventSubscriber({ url: vhost.url, queue: `it.${randomUUID().slice(0, 8)}`, maxAttempts: 3, ...o });
