@@ -26,7 +26,11 @@ export interface SubscriberOptions {
   url: string;
   /** Your service's own queue, e.g. "billing.order-events"; never one of the mesh's. */
   queue: string;
-  /** Unacked deliveries in hand at once (default 16). */
+  /**
+   * Unacked deliveries in hand at once (default 16); handlers run concurrently
+   * up to it, so two events of one stream may be handled side by side. 1 keeps
+   * the queue's order strictly.
+   */
   prefetch?: number;
   /** Attempts before an event is parked (default 5, as the mesh's MAX_ATTEMPTS). */
   maxAttempts?: number;
