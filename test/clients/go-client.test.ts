@@ -83,6 +83,8 @@ test('bad input comes back as the gRPC status with every bad field, and exit 1',
   const r = await run(example, args, binDir, 30_000);
   expect(r.code).toBe(1);
   expect(r.stdout).toBe('');
-  expect(r.stderr).toMatch(/^create-order: CreateOrder: rpc error: code = InvalidArgument/);
-  expect(r.stderr).toMatch(/user_id/);
+  expect(r.stderr).toMatch(/^create-order: CreateOrder: InvalidArgument: /);
+  // Each bad field on a line of its own, from the google.rpc.BadRequest details.
+  expect(r.stderr).toMatch(/\n {2}user_id: /);
+  expect(r.stderr).toMatch(/\n {2}quantity: /);
 });

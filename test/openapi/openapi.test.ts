@@ -116,6 +116,15 @@ describe('the document', () => {
       for (const field of Object.keys(def.properties ?? {})) expect({ name, field }).toEqual({ name, field: expect.stringMatching(/^(@type|[a-z][a-z0-9_]*)$/) });
     }
   });
+
+  test('the check is strict: a camelCase name, a wrong type or an unknown enum name fails it', () => {
+    const schema = { $ref: '#/definitions/v1CreateOrderResponse' };
+    expect(api.problems(schema, { order_id: 'a', status: 'PENDING', message: '' })).toEqual([]);
+    expect(api.problems(schema, { orderId: 'a', status: 'PENDING', message: '' })).not.toEqual([]);
+    expect(api.problems(schema, { order_id: 1, status: 'PENDING', message: '' })).not.toEqual([]);
+    expect(api.problems(schema, { order_id: 'a', status: 'LOST', message: '' })).not.toEqual([]);
+    expect(api.problems({ $ref: '#/definitions/v1Order' }, { user_id: 2 ** 31 })).not.toEqual([]);
+  });
 });
 
 describe('real responses and error bodies hold to the document, for every path', () => {
@@ -159,6 +168,7 @@ describe('real responses and error bodies hold to the document, for every path',
   });
 
   test('queries: orders, user orders and summary, inventory, statistics', async () => {
+    if (!paidOrder) throw new Error('the commands test above failed: no order to read');
     const order = await orderWhen(paidOrder, (o) => o.status === 'COMPLETED');
     expect(order.payment_info.status).toBe('PROCESSED');
     refused(await call('GET', '/cqrs/queries/orders/{order_id}', { path: { order_id: missingOrder } }), 404);

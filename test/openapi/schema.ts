@@ -39,7 +39,7 @@ export class OpenApi {
     this.ajv = new Ajv({ strict: false, allErrors: true });
     addFormats(this.ajv, ['date-time']);
     // The proto scalar formats protoc-gen-openapiv2 writes; 64-bit ones are strings in proto3 JSON.
-    this.ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -INT32 / 2 && n < INT32 / 2 });
+    this.ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -INT32 && n < INT32 });
     this.ajv.addFormat('uint32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= 0 && n < UINT32 });
     this.ajv.addFormat('int64', { type: 'string', validate: (s: string) => /^-?\d+$/.test(s) });
     this.ajv.addFormat('uint64', { type: 'string', validate: (s: string) => /^\d+$/.test(s) });

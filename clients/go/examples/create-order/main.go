@@ -15,6 +15,7 @@ import (
 	"os"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -61,7 +62,7 @@ func run(commandAddr, queryAddr string, user, product, quantity int32, key strin
 		UserId: user, ProductId: product, Quantity: quantity,
 	})
 	if err != nil {
-		return fmt.Errorf("CreateOrder: %w", err)
+		return fmt.Errorf("CreateOrder: %w", described(err))
 	}
 	fmt.Fprintf(os.Stderr, "created order %s (%s)\n", created.GetOrderId(), created.GetStatus())
 
@@ -101,4 +102,20 @@ func readBack(queries cqrsv1.QueryServiceClient, orderID string, wait time.Durat
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// described spells out a gRPC error: its code, message and, for bad input,
+// every field the command-svc named (google.rpc.BadRequest in the status
+// details; importing errdetails registers the type so Details() decodes it).
+func described(err error) error {
+	st := status.Convert(err)
+	msg := fmt.Sprintf("%s: %s", st.Code(), st.Message())
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				msg += fmt.Sprintf("\n  %s: %s", v.GetField(), v.GetDescription())
+			}
+		}
+	}
+	return errors.New(msg)
 }
