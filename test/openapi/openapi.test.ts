@@ -20,6 +20,7 @@ import { repoRoot } from '../../lib/paths';
 import { eventually } from '../../kit/wait';
 import { describeReply, request, type Reply } from '../contract/http';
 import { openTarget, type RestTarget } from '../contract/target';
+import { DocsSite } from '../../edge/docs';
 import { OpenApi } from './schema';
 
 jest.setTimeout(60_000);
@@ -115,6 +116,17 @@ describe('the document', () => {
     for (const [name, def] of Object.entries<any>(api.doc.definitions)) {
       for (const field of Object.keys(def.properties ?? {})) expect({ name, field }).toEqual({ name, field: expect.stringMatching(/^(@type|[a-z][a-z0-9_]*)$/) });
     }
+  });
+
+  test('only GET and HEAD reach the document; a missing document stops the edge with its path and the fix', async () => {
+    const head = await request('HEAD', `${target.base}/cqrs/openapi.json`);
+    expect([head.status, head.contentType]).toEqual([200, 'application/json']);
+    expect(head.text).toBe('');
+    if (target.external) return;
+    const post = await request('POST', `${target.base}/cqrs/openapi.json`, { body: {} });
+    expect(post.status).toBe(404);
+    expect(post.body).toEqual({ code: 5, message: expect.stringMatching(/no method for POST \/cqrs\/openapi\.json/), details: [] });
+    expect(() => new DocsSite('/nonexistent/openapi.json')).toThrow(/\/nonexistent\/openapi\.json cannot be read .*`npm run gen` makes it/);
   });
 
   test('the check is strict: a camelCase name, a wrong type or an unknown enum name fails it', () => {
