@@ -23,7 +23,11 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 
 # gen/ (TypeScript from proto/, and the descriptor set Envoy transcodes with),
 # then dist/.
+# gen.mjs also makes the Go client and the OpenAPI document with buf plugins it
+# `go install`s (pinned, scripts/go-tools.mjs), so this stage needs Go.
 FROM deps AS build
+COPY --from=golang:1.26-bookworm /usr/local/go /usr/local/go
+ENV PATH=/usr/local/go/bin:$PATH
 COPY . .
 RUN node scripts/gen.mjs && npx tsc -p tsconfig.json
 
@@ -40,6 +44,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 # stale; envoy.yaml itself is mounted by docker-compose.
 FROM ${ENVOY_IMAGE} AS envoy
 COPY --from=build /app/gen/descriptor.binpb /etc/envoy/descriptor.binpb
+# The OpenAPI document envoy.yaml answers /cqrs/openapi.json with.
+COPY --from=build /app/gen/openapi.json /etc/envoy/openapi.json
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
@@ -49,6 +55,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/dist ./dist
 # The same descriptor set, for code that loads it at run time (reflection).
 COPY --from=build /app/gen/descriptor.binpb ./gen/descriptor.binpb
+# The OpenAPI document, for `node dist/edge/main.js` (/cqrs/openapi.json, /cqrs/docs).
+COPY --from=build /app/gen/openapi.json ./gen/openapi.json
 # Files stay root-owned and read-only to the service user.
 USER node
 # Exec form: node is the process that receives SIGTERM and shuts down

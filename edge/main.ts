@@ -15,6 +15,7 @@ runService('edge', async (log) => {
     // repoRoot is found from __dirname, so this holds from sources and from dist/.
     DESCRIPTOR_PATH: str(join(repoRoot, 'gen', 'descriptor.binpb')),
     ENVOY_CONFIG: str(join(repoRoot, 'envoy', 'envoy.yaml')),
+    OPENAPI_PATH: str(join(repoRoot, 'gen', 'openapi.json')),
     EDGE_CALL_TIMEOUT_MS: int(DEFAULT_CALL_TIMEOUT_MS, 1),
   });
   const edge = await createEdge({
@@ -26,6 +27,7 @@ runService('edge', async (log) => {
     },
     logger: log,
     callTimeoutMs: config.EDGE_CALL_TIMEOUT_MS,
+    openApiPath: resolve(config.OPENAPI_PATH),
   });
   const bound = await edge.listen(config.EDGE_PORT, config.HOST);
   log.info({ host: config.HOST, port: bound }, 'edge listening');

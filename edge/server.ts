@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '../lib/logger';
 import { loadDescriptorFile, type LoadedDescriptor } from './descriptor';
+import { DocsSite } from './docs';
 import { loadEnvoyOptions, type TranscoderOptions } from './envoy-options';
 import { httpStatusFor, statusJson } from './grpc-status';
 import { requestIdOf, requestMetadata } from './headers';
@@ -26,6 +27,8 @@ export interface EdgeOptions {
   logger: Logger;
   /** Deadline of each upstream call; DEADLINE_EXCEEDED becomes 504. */
   callTimeoutMs?: number;
+  /** The OpenAPI document to serve at /cqrs/openapi.json, with Swagger UI at /cqrs/docs; none when absent. */
+  openApiPath?: string;
 }
 
 export interface Edge {
@@ -43,6 +46,7 @@ interface Context {
   table: RouteTable;
   upstreams: Upstreams;
   callTimeoutMs: number;
+  docs?: DocsSite;
 }
 
 /** Outcome of one request, for its log line. */
@@ -68,6 +72,7 @@ export async function createEdge(opts: EdgeOptions): Promise<Edge> {
     table: new RouteTable(routes, options),
     upstreams: new Upstreams(Object.fromEntries(services.map((s) => [s, opts.upstreams[s]]))),
     callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+    docs: opts.openApiPath ? new DocsSite(opts.openApiPath) : undefined,
   };
   const server = createServer((req, res) => void handle(ctx, req, res));
   return { listen: (port, host) => listen(server, port, host), close: () => close(server, ctx) };
@@ -106,7 +111,9 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
       outcome = admitted.outcome;
     } else {
       routedPath = admitted.path;
-      outcome = await transcode(ctx, req, res, screened.headers, admitted.path, query, requestId);
+      // The API's description first: its paths are no gRPC method's.
+      if (ctx.docs?.serve(method, admitted.path, res)) outcome = { httpStatus: 200 };
+      else outcome = await transcode(ctx, req, res, screened.headers, admitted.path, query, requestId);
     }
   } catch (err) {
     outcome = sendLocalError(ctx, res, err);

@@ -2,10 +2,15 @@
 // services) into gen/ts and the descriptor set (imports included) that the
 // edge and Envoy load, gen/descriptor.binpb. Third-party protos come from the
 // npm package google-proto-files, copied into gen/proto-deps, never committed.
+// Then, with buf local plugins that scripts/go-tools.mjs installs (pinned, go
+// install, into .bin/go): the Go client (clients/go/cqrsv1, git-ignored) and
+// the OpenAPI document the edge serves (gen/openapi.json, scripts/openapi.mjs).
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { GEN_PLUGINS, installGoTools } from './go-tools.mjs';
+import { writeOpenApi } from './openapi.mjs';
 
 const require = createRequire(import.meta.url);
 const root = join(dirname(new URL(import.meta.url).pathname), '..');
@@ -34,3 +39,15 @@ const buf = (...args) => execFileSync(join(root, 'node_modules', '.bin', 'buf'),
 buf('lint');
 buf('generate');
 buf('build', '-o', join(gen, 'descriptor.binpb'));
+
+const problems = installGoTools(GEN_PLUGINS, (line) => console.log(`gen: ${line}`));
+if (problems.length) {
+  console.error(`gen: the Go client and the OpenAPI document need buf plugins that could not be installed:\n  - ${problems.join('\n  - ')}`);
+  process.exit(1);
+}
+// Only our own files: the google/* imports come as Go packages (genproto)
+// and need no paths of their own in the document.
+rmSync(join(root, 'clients', 'go', 'cqrsv1'), { recursive: true, force: true });
+buf('generate', '--template', 'buf.gen.go.yaml', '--path', 'proto/cqrs');
+buf('generate', '--template', 'buf.gen.openapi.yaml', '--path', 'proto/cqrs');
+writeOpenApi(join(gen, 'openapi', 'cqrs.swagger.json'), join(gen, 'openapi.json'));

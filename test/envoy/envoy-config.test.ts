@@ -5,7 +5,7 @@
 // docker-compose/Dockerfile recipe it runs in. See test/support/envoy-schema.ts.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DescService, type FileRegistry, type JsonValue, createFileRegistry, fromBinary, getOption, hasOption } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
@@ -31,6 +31,7 @@ const TRANSCODER = 'envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJs
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+const OPENAPI_PATH = '/cqrs/openapi.json';
 
 /** The REST contract (DESIGN.md): each path must be transcoded to this method. */
 const CONTRACT: Array<[string, string, string]> = [
@@ -84,10 +85,12 @@ describe('envoy.yaml against the Envoy v3 API', () => {
   test('decodes strictly as envoy.config.bootstrap.v3.Bootstrap, every typed_config too', () => {
     const message = decodeEnvoyConfig(schema, raw);
     // Each Any was resolved to its message and decoded: the filters, the access
-    // log, the cluster protocol options and the overload monitor.
+    // log, the cluster protocol options, the overload monitor and the
+    // OpenAPI route's transcoder switch.
     expect(anyTypesIn(schema, message).sort()).toEqual(
       [
         HCM,
+        'envoy.config.route.v3.FilterConfig',
         TRANSCODER,
         ROUTER,
         'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
@@ -123,7 +126,7 @@ describe('the strict check fails when it should', () => {
   const invalid: Array<[string, (y: J) => void, RegExp]> = [
     ['an empty cluster name', (y) => { y.static_resources.clusters[0].name = ''; }, /clusters\[0\]\.name: needs at least 1/],
     ['a deprecated field', (y) => { y.static_resources.clusters[0].http2_protocol_options = {}; }, /http2_protocol_options: is deprecated/],
-    ['a route with no action', (y) => { delete hcmOf(y).route_config.virtual_hosts[0].routes[0].route; }, /routes\[0\]: one of route, .* is required/],
+    ['a route with no action', (y) => { delete hcmOf(y).route_config.virtual_hosts[0].routes[0].direct_response; }, /routes\[0\]: one of route, .* is required/],
     ['a transcoder with no descriptor', (y) => { delete transcoderOf(y).proto_descriptor; }, /one of proto_descriptor, proto_descriptor_bin is required/],
     ['a zero body limit inside a typed_config', (y) => { transcoderOf(y).max_request_body_size = 0; }, /max_request_body_size: 0 must be > 0/],
     ['a port out of range', (y) => { y.admin.address.socket_address.port_value = 70000; }, /port_value: 70000 must be <= 65535/],
@@ -249,9 +252,10 @@ describe('envoy.yaml against the project', () => {
     }
   });
 
-  test('every route sends to a cluster that exists', () => {
+  test('every route sends to a cluster that exists, but the OpenAPI document', () => {
     expect(routes().length).toBeGreaterThan(0);
     for (const r of routes()) {
+      if (r.match.path === OPENAPI_PATH) continue;
       expect(r.route?.cluster).toBeDefined();
       expect(clusterNames()).toContain(r.route.cluster);
     }
@@ -298,6 +302,22 @@ describe('envoy.yaml against the project', () => {
       expect(svc).toBeDefined();
       expect(String(svc.environment[want.env])).toBe(String(want.port));
     }
+  });
+
+  test('GET /cqrs/openapi.json is answered by Envoy with the generated document, the transcoder off', () => {
+    const route = routeFor(OPENAPI_PATH)!;
+    expect(route.match).toEqual({ path: OPENAPI_PATH });
+    expect(route.direct_response).toEqual({ status: 200, body: { filename: '/etc/envoy/openapi.json' } });
+    expect(route.response_headers_to_add).toContainEqual({ header: { key: 'content-type', value: 'application/json' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' });
+    // reject_unknown_method would otherwise answer 404 before the router.
+    expect(route.typed_per_filter_config['envoy.filters.http.grpc_json_transcoder']).toEqual({ '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig', disabled: true });
+    // A direct response body over the route table's cap fails Envoy's start-up.
+    const cap = hcmOf(config).route_config.max_direct_response_body_size_bytes ?? 4096;
+    expect(statSync(join(repoRoot, 'gen', 'openapi.json')).size).toBeLessThan(cap);
+    // The Dockerfile's envoy stage copies the document there, from the stage that generates it.
+    const stages = dockerfileStages(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'));
+    const copies = stages.find((st) => st.name === 'envoy')!.instructions.filter((i) => /^COPY\s+--from=build\s+\/app\/gen\/openapi\.json\s+\/etc\/envoy\/openapi\.json$/.test(i));
+    expect(copies).toHaveLength(1);
   });
 
   test('REST listens on 0.0.0.0:8000 and the admin interface only on 127.0.0.1:9901', () => {
