@@ -24,7 +24,7 @@ import { contributionOf, contributionVersion, decodeContribution, encodeContribu
 import { emptyInventory, needsRefill, pendingSlot, projectInventory, refilled, withPendingChange } from './inventory-projection';
 import { emptyOrder, projectOrder, type StreamEvent } from './order-projection';
 import { withOrderStats } from './statistics-projection';
-import { emptySummary, withOrder, withOrderEntry } from './user-summary-projection';
+import { emptySummary, newBucket, withOrder, withOrderEntry } from './user-summary-projection';
 
 interface ReadDoc {
   _id: string;
@@ -150,11 +150,15 @@ export class Projector {
         [...groupBy(orders, (o) => o.user_id)].map(async ([userId, os]) => {
           const before = (await this.load(this.read.userSummaries, numericKey(userId))) ?? emptySummary(userId);
           let s = before;
+          const opened = new Map<number, number | undefined>();
           for (const o of os) {
+            const prev = s;
             s = withOrder(s, o);
+            // The summary before this order knows how recent every order listed before the new bucket is.
+            if (s.order_buckets > prev.order_buckets) opened.set(s.order_buckets - 1, prev.order_buckets === 0 ? 0 : prev.newest_listed_ms);
             taken.set(o.order_id, encodeContribution(contributionOf(o, takenIn(s, o)!.bucket)));
           }
-          const [summary, buckets] = await settled([s === before ? Promise.resolve(undefined) : this.pruned(s, batch), this.listed(os, taken)]);
+          const [summary, buckets] = await settled([s === before ? Promise.resolve(undefined) : this.pruned(s, batch), this.listed(userId, os, taken, opened)]);
           return { summary, buckets };
         }),
       ),
@@ -170,12 +174,16 @@ export class Projector {
     return taken;
   }
 
-  /** One user's order buckets with each order entered in the one its contribution names; unchanged ones left out. */
-  private async listed(orders: OrderDoc[], taken: Map<string, string>): Promise<UserOrdersBucket[]> {
-    const byBucket = groupBy(orders, (o) => userOrdersKey(o.user_id, decodeContribution(taken.get(o.order_id)!).bucket));
+  /**
+   * One user's order buckets with each order entered in the one its
+   * contribution names; unchanged ones left out. `opened`: the buckets this
+   * batch opens, with how recent the orders before each are.
+   */
+  private async listed(userId: number, orders: OrderDoc[], taken: Map<string, string>, opened: Map<number, number | undefined>): Promise<UserOrdersBucket[]> {
+    const byBucket = groupBy(orders, (o) => decodeContribution(taken.get(o.order_id)!).bucket);
     const buckets = await settled(
-      [...byBucket].map(async ([key, os]) => {
-        const before: UserOrdersBucket = (await this.load(this.read.userOrders, key)) ?? { _id: key, user_id: os[0].user_id, orders: {} };
+      [...byBucket].map(async ([b, os]) => {
+        const before = (await this.load(this.read.userOrders, userOrdersKey(userId, b))) ?? newBucket(userId, b, opened.get(b));
         const after = os.reduce(withOrderEntry, before);
         return after === before ? undefined : after;
       }),

@@ -2,7 +2,7 @@
 // moved into the user's counters, and the order listed in one of the user's
 // bounded buckets.
 import {
-  decodeEntry, emptyCounters, encodeEntry, numericKey, topProducts, USER_BUCKET_SIZE, type OrderDoc, type UserOrdersBucket, type UserSummaryDoc,
+  decodeEntry, emptyCounters, encodeEntry, numericKey, topProducts, USER_BUCKET_SIZE, userOrdersKey, type OrderDoc, type UserOrdersBucket, type UserSummaryDoc,
 } from '../read-models';
 import { contributionOf, encodeContribution, moveCounters, takenIn, type Contribution } from './contribution';
 
@@ -12,12 +12,23 @@ export const emptySummary = (userId: number): UserSummaryDoc => ({
   _id: numericKey(userId), user_id: userId, ...emptyCounters(), favorite_products: [], order_buckets: 0, last_bucket_size: 0, inflight: {},
 });
 
-/** The bucket a user's next new order goes to, and the summary that counts it there. */
-export function placeNewOrder(s: UserSummaryDoc): { bucket: number; summary: UserSummaryDoc } {
+/**
+ * The bucket a user's next new order goes to, and the summary that counts it
+ * there. `opened`: the bucket is new, and no order listed before it was
+ * created after this (undefined if a version before this one listed them).
+ */
+export function placeNewOrder(s: UserSummaryDoc, createdAt: Date): { bucket: number; summary: UserSummaryDoc; opened?: { newestBeforeMs?: number } } {
+  const known = s.order_buckets === 0 ? 0 : s.newest_listed_ms;
+  const newest = known === undefined ? {} : { newest_listed_ms: Math.max(known, createdAt.getTime()) };
   if (s.order_buckets > 0 && s.last_bucket_size < USER_BUCKET_SIZE) {
-    return { bucket: s.order_buckets - 1, summary: { ...s, last_bucket_size: s.last_bucket_size + 1 } };
+    return { bucket: s.order_buckets - 1, summary: { ...s, last_bucket_size: s.last_bucket_size + 1, ...newest } };
   }
-  return { bucket: s.order_buckets, summary: { ...s, order_buckets: s.order_buckets + 1, last_bucket_size: 1 } };
+  return { bucket: s.order_buckets, summary: { ...s, order_buckets: s.order_buckets + 1, last_bucket_size: 1, ...newest }, opened: { newestBeforeMs: known } };
+}
+
+/** A user's bucket as first stored. */
+export function newBucket(userId: number, bucket: number, newestBeforeMs: number | undefined): UserOrdersBucket {
+  return { _id: userOrdersKey(userId, bucket), user_id: userId, orders: {}, ...(newestBeforeMs === undefined ? {} : { newest_before_ms: newestBeforeMs }) };
 }
 
 /**
@@ -27,7 +38,7 @@ export function placeNewOrder(s: UserSummaryDoc): { bucket: number; summary: Use
 export function withOrder(s: UserSummaryDoc, o: OrderDoc): UserSummaryDoc {
   const from = takenIn(s, o);
   if (from && from.v >= o.version) return s;
-  const placed = from ? { bucket: from.bucket, summary: s } : placeNewOrder(s);
+  const placed = from ? { bucket: from.bucket, summary: s } : placeNewOrder(s, o.created_at);
   return withContribution(placed.summary, o.order_id, from, contributionOf(o, placed.bucket));
 }
 

@@ -8,7 +8,8 @@ import { unary } from '../lib/grpc-server';
 import type { HealthReport } from '../lib/health';
 import type { Logger } from '../lib/logger';
 import type { ReadStore } from '../lib/read-store';
-import { decodeEntry, numericKey, userOrdersKey, type InventoryDoc, type OrderDoc } from '../read-models';
+import { numericKey, type InventoryDoc, type OrderDoc } from '../read-models';
+import { pageUserOrders } from './user-orders-page';
 import { decodeToken, encodeToken, pageSize } from './page-token';
 import { toInventoryItem, toOrder, toUserSummary } from './read-model-mapping';
 import { orderStatistics } from './statistics';
@@ -35,31 +36,6 @@ async function pageOrders(read: ReadStore, filter: Filter<OrderDoc>, size: numbe
   return {
     orders: page.map(toOrder),
     nextPageToken: docs.length > size ? encodeToken([last.created_at.getTime(), last._id]) : '',
-  };
-}
-
-/**
- * A user's orders from the user's order buckets (the summary says how many;
- * each a lookup by id), then each order of the page by id: the cost follows
- * the page and the user, not the size of the orders collection.
- */
-async function pageUserOrders(read: ReadStore, userId: number, status: string | undefined, size: number, token: string) {
-  const after = decodeToken(token, ['number', 'string']) as [number, string] | undefined;
-  const summary = await read.userSummaries.findOne({ _id: numericKey(userId) });
-  const keys = Array.from({ length: summary?.order_buckets ?? 0 }, (_, b) => userOrdersKey(userId, b));
-  const buckets = await Promise.all(keys.map((_id) => read.userOrders.findOne({ _id })));
-  const entries = new Map(buckets.flatMap((b) => Object.entries(b?.orders ?? {}).map(([id, e]) => [id, decodeEntry(e)] as const)));
-  const rows = [...entries]
-    .filter(([, d]) => !status || d.status === status)
-    .map(([id, d]) => ({ id, t: d.created_at.getTime() }))
-    .sort((a, b) => b.t - a.t || (a.id < b.id ? -1 : 1))
-    .filter((r) => !after || r.t < after[0] || (r.t === after[0] && r.id > after[1]));
-  const page = rows.slice(0, size);
-  const docs = await Promise.all(page.map((r) => read.orders.findOne({ _id: r.id })));
-  const last = page[page.length - 1];
-  return {
-    orders: docs.filter((d): d is OrderDoc => d !== null).map(toOrder),
-    nextPageToken: rows.length > size ? encodeToken([last.t, last.id]) : '',
   };
 }
 

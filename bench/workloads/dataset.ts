@@ -13,7 +13,7 @@ import { emptyStats, STATS_ID, userOrdersKey, type OrderDoc, type StatsDoc, type
 import { emptyOrder, projectOrder } from '../../projector-svc/order-projection';
 import { contributionOf, encodeContribution } from '../../projector-svc/contribution';
 import { withStatsContribution } from '../../projector-svc/statistics-projection';
-import { emptySummary, placeNewOrder, withContribution, withOrderEntry } from '../../projector-svc/user-summary-projection';
+import { emptySummary, newBucket, placeNewOrder, withContribution, withOrderEntry } from '../../projector-svc/user-summary-projection';
 import { ReadStore } from '../../lib/read-store';
 import { rng } from '../../kit/random';
 import type { Ctx } from '../context';
@@ -111,12 +111,13 @@ export async function ensureOrders(ctx: Ctx, n: number): Promise<{ inserted: num
       const i = d.nextSeed++;
       const userId = SEEDED_USERS_FROM + Math.floor(i / per);
       const order = seededOrder(ctx, i, userId, now);
-      const placed = placeNewOrder(summary && summary.user_id === userId ? summary : emptySummary(userId));
+      const placed = placeNewOrder(summary && summary.user_id === userId ? summary : emptySummary(userId), order.created_at);
       const contrib = contributionOf(order, placed.bucket);
       docs.push({ ...order, contrib: encodeContribution(contrib) });
       summary = withContribution(placed.summary, order.order_id, undefined, contrib);
-      const key = userOrdersKey(userId, placed.bucket);
-      bucket = withOrderEntry(bucket && bucket._id === key ? bucket : { _id: key, user_id: userId, orders: {} }, order);
+      // A user's full buckets are stored as the next one opens.
+      if (placed.opened && bucket && bucket.user_id === userId) buckets.push({ ...bucket, rev: 1 });
+      bucket = withOrderEntry(placed.opened ? newBucket(userId, placed.bucket, placed.opened.newestBeforeMs) : bucket!, order);
       // Each seeded order is stored with its contribution, so none stays in flight:
       // keeping them would copy an ever larger map for every order (quadratic seeding).
       stats = { ...withStatsContribution(stats, order.order_id, undefined, contrib, new Date(now)), inflight: {} };

@@ -24,7 +24,7 @@ import { stopChild, type Child } from '../../kit/processes';
 import { spawnStore, storeBin } from '../../kit/store';
 import { within, sleep } from '../../kit/wait';
 import { ReadStore } from '../../lib/read-store';
-import { decodeEntry, emptyStats, numericKey, pendingOrders, STATS_ID, type InventoryDoc, type OrderDoc, type UserSummaryDoc } from '../../read-models';
+import { decodeEntry, emptyStats, numericKey, pendingOrders, STATS_ID, USER_BUCKET_SIZE, type InventoryDoc, type OrderDoc, type UserSummaryDoc } from '../../read-models';
 import { emptyInventory, projectInventory } from '../../projector-svc/inventory-projection';
 import { emptyOrder, projectOrder } from '../../projector-svc/order-projection';
 import { contributionVersion } from '../../projector-svc/contribution';
@@ -452,7 +452,7 @@ describe('documents that do not grow with the orders', () => {
     });
   }, 60_000);
 
-  test("a user's orders are listed in buckets of at most 100, and the summary holds counters only", async () => {
+  test("a user's orders are listed in buckets of at most USER_BUCKET_SIZE, each knowing how recent the orders before it are, and the summary holds counters only", async () => {
     await withDatabases(async (writeDb, readDb) => {
       const es = new EventStore(writeDb);
       const read = new ReadStore(readDb);
@@ -465,12 +465,20 @@ describe('documents that do not grow with the orders', () => {
       }
       for (let i = 0; i < written.length; i += 64) await within(projector.handleBatch(written.slice(i, i + 64).map(redeliver)), HANDLE_TIMEOUT_MS, 'a batch');
       const summary = await read.userSummaries.findOne({ _id: numericKey(9) });
-      expect(summary).toMatchObject({ total_orders: 230, by_status: { PENDING: 230 }, order_buckets: 3, last_bucket_size: 30 });
+      const full = Math.floor(230 / USER_BUCKET_SIZE), rest = 230 % USER_BUCKET_SIZE;
+      expect(summary).toMatchObject({ total_orders: 230, by_status: { PENDING: 230 }, order_buckets: full + (rest ? 1 : 0), last_bucket_size: rest || USER_BUCKET_SIZE });
       // What is still remembered in flight is at most the last batch's.
       expect(Object.keys(summary!.inflight).length).toBeLessThanOrEqual(64);
-      const buckets = await read.userOrders.find({}).toArray();
-      expect(buckets.map((b) => Object.keys(b.orders).length).sort((a, b) => a - b)).toEqual([30, 100, 100]);
+      const buckets = (await read.userOrders.find({}).toArray()).sort((a, b) => (a._id < b._id ? -1 : 1));
+      expect(buckets.map((b) => Object.keys(b.orders).length)).toEqual([...Array<number>(full).fill(USER_BUCKET_SIZE), ...(rest ? [rest] : [])]);
       expect(buckets.flatMap((b) => Object.keys(b.orders)).sort()).toEqual([...ids].sort());
+      // No order in an earlier bucket is newer than what the later bucket says.
+      const createdAt = (b: (typeof buckets)[number]) => Object.values(b.orders).map((e) => decodeEntry(e).created_at.getTime());
+      expect(buckets[0].newest_before_ms).toBe(0);
+      for (let b = 1; b < buckets.length; b++) {
+        expect(buckets[b].newest_before_ms).toBe(Math.max(...buckets.slice(0, b).flatMap(createdAt)));
+      }
+      expect(summary!.newest_listed_ms).toBe(Math.max(...buckets.flatMap(createdAt)));
     });
   }, 60_000);
 });
