@@ -22,7 +22,7 @@ export const GEN_PLUGINS = [
   { name: 'protoc-gen-openapiv2', pkg: 'github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2', version: 'v2.34.0', built: 'protoc-gen-openapiv2' },
 ];
 
-const executable = (p) => {
+export const executable = (p) => {
   try {
     accessSync(p, constants.X_OK);
     return true;

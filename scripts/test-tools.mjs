@@ -12,9 +12,8 @@
 // Anything it cannot install is named with the command that would install
 // it, and it exits non-zero. SKIP_TEST_TOOLS=1 skips it all.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { installGoTools } from './go-tools.mjs';
+import { executable, installGoTools } from './go-tools.mjs';
 
 const GO_TOOLS = [
   { name: 'grpcurl', pkg: 'github.com/fullstorydev/grpcurl/cmd/grpcurl', version: 'v1.9.4', built: 'grpcurl' },
@@ -24,14 +23,6 @@ const GO_TOOLS = [
 const say = (s) => console.log(`test:tools: ${s}`);
 const problems = [];
 
-const executable = (p) => {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const onPath = (cmd) => (process.env.PATH ?? '').split(delimiter).filter(Boolean).some((d) => executable(join(d, cmd)));
 const works = (cmd, args) => spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000 }).status === 0;
 
