@@ -24,7 +24,7 @@ import { contributionOf, contributionVersion, decodeContribution, encodeContribu
 import { emptyInventory, needsRefill, pendingSlot, projectInventory, refilled, withPendingChange } from './inventory-projection';
 import { emptyOrder, projectOrder, type StreamEvent } from './order-projection';
 import { withOrderStats } from './statistics-projection';
-import { emptySummary, newBucket, withOrder, withOrderEntry } from './user-summary-projection';
+import { emptySummary, newBucket, newestListed, withOrder, withOrderEntry } from './user-summary-projection';
 
 interface ReadDoc {
   _id: string;
@@ -155,7 +155,7 @@ export class Projector {
             const prev = s;
             s = withOrder(s, o);
             // The summary before this order knows how recent every order listed before the new bucket is.
-            if (s.order_buckets > prev.order_buckets) opened.set(s.order_buckets - 1, prev.order_buckets === 0 ? 0 : prev.newest_listed_ms);
+            if (s.order_buckets > prev.order_buckets) opened.set(s.order_buckets - 1, newestListed(prev));
             taken.set(o.order_id, encodeContribution(contributionOf(o, takenIn(s, o)!.bucket)));
           }
           const [summary, buckets] = await settled([s === before ? Promise.resolve(undefined) : this.pruned(s, batch), this.listed(userId, os, taken, opened)]);

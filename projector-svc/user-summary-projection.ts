@@ -18,13 +18,16 @@ export const emptySummary = (userId: number): UserSummaryDoc => ({
  * created after this (undefined if a version before this one listed them).
  */
 export function placeNewOrder(s: UserSummaryDoc, createdAt: Date): { bucket: number; summary: UserSummaryDoc; opened?: { newestBeforeMs?: number } } {
-  const known = s.order_buckets === 0 ? 0 : s.newest_listed_ms;
+  const known = newestListed(s);
   const newest = known === undefined ? {} : { newest_listed_ms: Math.max(known, createdAt.getTime()) };
   if (s.order_buckets > 0 && s.last_bucket_size < USER_BUCKET_SIZE) {
     return { bucket: s.order_buckets - 1, summary: { ...s, last_bucket_size: s.last_bucket_size + 1, ...newest } };
   }
   return { bucket: s.order_buckets, summary: { ...s, order_buckets: s.order_buckets + 1, last_bucket_size: 1, ...newest }, opened: { newestBeforeMs: known } };
 }
+
+/** The latest created_at of the orders the summary has listed: 0 with none, undefined if an earlier version listed them. */
+export const newestListed = (s: UserSummaryDoc): number | undefined => (s.order_buckets === 0 ? 0 : s.newest_listed_ms);
 
 /** A user's bucket as first stored. */
 export function newBucket(userId: number, bucket: number, newestBeforeMs: number | undefined): UserOrdersBucket {

@@ -9,7 +9,7 @@ import type { Collection } from 'mongodb';
 import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { event, type DomainEvent } from '../../domain/events';
 import { READ_DB } from '../../lib/mongo';
-import { emptyStats, STATS_ID, userOrdersKey, type OrderDoc, type StatsDoc, type UserOrdersBucket, type UserSummaryDoc } from '../../read-models';
+import { emptyStats, STATS_ID, type OrderDoc, type StatsDoc, type UserOrdersBucket, type UserSummaryDoc } from '../../read-models';
 import { emptyOrder, projectOrder } from '../../projector-svc/order-projection';
 import { contributionOf, encodeContribution } from '../../projector-svc/contribution';
 import { withStatsContribution } from '../../projector-svc/statistics-projection';
