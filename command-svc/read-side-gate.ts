@@ -4,7 +4,10 @@
 // one: a client's command waits while the projector reports its oldest
 // unapplied event older than a bound, and is refused as UNAVAILABLE (retry
 // later) if that lasts. So under overload the write side runs at the pace of
-// the read side and reads stay about that fresh. The order process's own
+// the read side and reads stay about that fresh. What counts is the wait a
+// new command's events would see (the events the projector holds, at its
+// recent rate), not the age of the oldest one: a command admitted when the
+// head is young can still queue behind a full buffer. The order process's own
 // reactions are never held, and a projector that stopped reporting (down, or
 // cut off from the broker) holds nothing: writes go on and queue for it.
 import type { AmqpConnection } from '../lib/amqp';
@@ -15,7 +18,7 @@ import { LagWatch } from '../lib/read-lag';
 export interface GateOptions {
   /** The projector's queue, whose consumer reports its lag. */
   queue: string;
-  /** Lag beyond which client commands wait; 0 turns the gate off. */
+  /** Wait for a new event beyond which client commands wait; 0 turns the gate off. */
   maxLagMs: number;
   /** How long a command waits for the lag to fall before it is refused. */
   maxWaitMs: number;
@@ -61,7 +64,7 @@ export class ReadSideGate {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting = this.waiting.filter((w) => w !== go);
-        reject(new UnavailableError(`the read models are ${this.watch.lagMs() ?? '?'} ms behind; retry shortly`));
+        reject(new UnavailableError(`the read models are ${this.watch.waitMs() ?? '?'} ms behind; retry shortly`));
       }, this.opts.maxWaitMs);
       const go = () => {
         clearTimeout(timer);
@@ -73,14 +76,14 @@ export class ReadSideGate {
 
   private over(): boolean {
     if (this.opts.maxLagMs <= 0) return false;
-    const lag = this.watch.lagMs();
-    return lag !== undefined && lag > this.opts.maxLagMs;
+    const wait = this.watch.waitMs();
+    return wait !== undefined && wait > this.opts.maxLagMs;
   }
 
   private check(): void {
     const over = this.over();
     if (over && !this.holding && Date.now() - this.loggedAt > 10_000) {
-      this.log.info({ lagMs: this.watch.lagMs(), maxLagMs: this.opts.maxLagMs, heldSinceLastLine: this.held }, 'holding client commands: the read side is behind');
+      this.log.info({ waitMs: this.watch.waitMs(), lagMs: this.watch.lagMs(), maxLagMs: this.opts.maxLagMs, heldSinceLastLine: this.held }, 'holding client commands: the read side is behind');
       this.loggedAt = Date.now();
       this.held = 0;
     }

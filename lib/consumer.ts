@@ -58,6 +58,10 @@ export class EventConsumer {
   private draining = false;
   /** When the oldest event of the burst in hand happened; undefined with none in hand. */
   private oldestInHand?: number;
+  /** Live (not catch-up) events of the batch in hand. */
+  private liveInHand = 0;
+  /** Recent apply rate, events per ms of batch work; unknown until a batch is done. */
+  private eventsPerMs?: number;
 
   constructor(
     private readonly amqp: AmqpConnection,
@@ -76,6 +80,18 @@ export class EventConsumer {
    */
   lagMs(now = Date.now()): number {
     return this.oldestInHand === undefined ? 0 : Math.max(0, now - this.oldestInHand);
+  }
+
+  /**
+   * With handleBatch: how long an event arriving now would wait to be
+   * applied: the live events ahead of it (in hand and buffered behind the
+   * batch) at the recent apply rate. Until a rate is known, the head's age.
+   * A backlog deeper than the prefetch shows as a full buffer.
+   */
+  waitMs(now = Date.now()): number {
+    const ahead = this.liveInHand + this.burst.filter((d) => !isCatchUp(d.msg)).length;
+    if (ahead === 0) return 0;
+    return this.eventsPerMs ? ahead / this.eventsPerMs : this.lagMs(now);
   }
 
   async start(): Promise<void> {
@@ -116,11 +132,11 @@ export class EventConsumer {
       while (this.burst.length > 0) {
         if (this.opts.lingerMs && this.burst.length < this.opts.prefetch / 2) await sleep(this.opts.lingerMs);
         await this.deliverBurst(this.burst.splice(0));
-        this.oldestInHand = undefined;
+        this.forgetInHand();
       }
     } finally {
       this.draining = false;
-      this.oldestInHand = undefined;
+      this.forgetInHand();
     }
   }
 
@@ -132,8 +148,16 @@ export class EventConsumer {
       if (e) decoded.push({ ...d, e });
     }
     if (decoded.length === 0) return;
-    this.oldestInHand = oldestLive(decoded);
-    if (decoded.length === 1) return this.deliverDecoded(decoded[0], decoded[0].e, one);
+    const live = decoded.filter((d) => !isCatchUp(d.msg));
+    this.oldestInHand = live.length ? Math.min(...live.map((d) => d.e.occurredAt?.getTime() ?? Date.now())) : undefined;
+    this.liveInHand = live.length;
+    const t0 = Date.now();
+    if (decoded.length === 1) await this.deliverDecoded(decoded[0], decoded[0].e, one);
+    else await this.applyBatch(decoded, one);
+    this.noteRate(decoded.length, Date.now() - t0);
+  }
+
+  private async applyBatch(decoded: Array<Delivery & { e: Envelope }>, one: (e: Envelope) => Promise<void>): Promise<void> {
     try {
       await this.handleUntilStoreAnswers(decoded[0].e, () => this.opts.handleBatch!(decoded.map((d) => d.e)));
       for (const d of decoded) this.settle(d.ch, d.msg, 'ack');
@@ -141,6 +165,17 @@ export class EventConsumer {
       this.log.warn({ events: decoded.length, err: (err as Error).message }, 'batch failed; applying its events one at a time');
       for (const d of decoded) await this.deliverDecoded(d, d.e, one);
     }
+  }
+
+  /** A moving average, so one slow batch (a store hiccup) does not swing the estimate. */
+  private noteRate(events: number, ms: number): void {
+    const r = events / Math.max(1, ms);
+    this.eventsPerMs = this.eventsPerMs === undefined ? r : 0.7 * this.eventsPerMs + 0.3 * r;
+  }
+
+  private forgetInHand(): void {
+    this.oldestInHand = undefined;
+    this.liveInHand = 0;
   }
 
   private track(p: Promise<void>): void {
@@ -244,10 +279,7 @@ async function declareQueue(ch: Channel, queue: string, bindings: string[], maxA
 /** A rebuild's catch-up sends every stream's latest event again, however old: that is not lag. */
 export const CATCH_UP_PREFIX = 'catch-up.';
 
-function oldestLive(ds: Array<Delivery & { e: Envelope }>): number | undefined {
-  const times = ds.filter((d) => !d.msg.fields.routingKey.startsWith(CATCH_UP_PREFIX)).map((d) => d.e.occurredAt?.getTime() ?? Date.now());
-  return times.length ? Math.min(...times) : undefined;
-}
+const isCatchUp = (msg: ConsumeMessage) => msg.fields.routingKey.startsWith(CATCH_UP_PREFIX);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,7 +1,8 @@
 // How far behind the read models are, told over the broker. A consumer of
 // cqrs.events reports, a few times a second, the age of the oldest event it
-// holds unapplied (0 when it holds none); whoever needs the figure (the
-// command side's admission gate) listens. Reports are small, transient and
+// holds unapplied (0 when it holds none) and how long an event arriving now
+// would wait to be applied; whoever needs the figures (the command side's
+// admission gate) listens. Reports are small, transient and
 // expire: the broker keeps nothing, and silence means "no projector to ask".
 import { hostname } from 'node:os';
 import type { Channel } from 'amqplib';
@@ -15,11 +16,16 @@ export interface LagReport {
   queue: string;
   /** Which process: two instances of one consumer report apart. */
   instance: string;
+  /** Age of the oldest unapplied event. */
   lagMs: number;
+  /** How long an event arriving now would wait (absent from older reporters). */
+  waitMs?: number;
 }
 
-/** Publishes `lagMs()` every `everyMs` while connected; returns the stop. */
-export async function reportLag(amqp: AmqpConnection, queue: string, lagMs: () => number, everyMs: number): Promise<() => void> {
+export type LagFigures = Pick<LagReport, 'lagMs' | 'waitMs'>;
+
+/** Publishes `figures()` every `everyMs` while connected; returns the stop. */
+export async function reportLag(amqp: AmqpConnection, queue: string, figures: () => LagFigures, everyMs: number): Promise<() => void> {
   let channel: Channel | undefined;
   await amqp.onConnect(async (conn) => {
     const ch = await conn.createChannel();
@@ -30,7 +36,8 @@ export async function reportLag(amqp: AmqpConnection, queue: string, lagMs: () =
   });
   const instance = `${hostname()}:${process.pid}`;
   const timer = setInterval(() => {
-    const report: LagReport = { queue, instance, lagMs: Math.round(lagMs()) };
+    const { lagMs, waitMs } = figures();
+    const report: LagReport = { queue, instance, lagMs: Math.round(lagMs), waitMs: waitMs === undefined ? undefined : Math.round(waitMs) };
     try {
       channel?.publish(READ_LAG_EXCHANGE, '', Buffer.from(JSON.stringify(report)), { contentType: 'application/json', expiration: String(everyMs * 4) });
     } catch {
@@ -47,7 +54,7 @@ export async function reportLag(amqp: AmqpConnection, queue: string, lagMs: () =
  * cut off, and its last word says nothing about now.
  */
 export class LagWatch {
-  private readonly latest = new Map<string, { lagMs: number; at: number }>();
+  private readonly latest = new Map<string, LagFigures & { at: number }>();
   private readonly listeners: Array<() => void> = [];
 
   constructor(
@@ -70,10 +77,19 @@ export class LagWatch {
 
   /** The highest fresh lag reported, or undefined when no consumer reported lately. */
   lagMs(now = Date.now()): number | undefined {
+    return this.worst((r) => r.lagMs, now);
+  }
+
+  /** The longest wait a new event would see by the fresh reports (the lag, from reporters that do not tell). */
+  waitMs(now = Date.now()): number | undefined {
+    return this.worst((r) => r.waitMs ?? r.lagMs, now);
+  }
+
+  private worst(figure: (r: LagFigures) => number, now: number): number | undefined {
     let worst: number | undefined;
     for (const [instance, r] of this.latest) {
       if (now - r.at > this.staleMs) this.latest.delete(instance);
-      else worst = Math.max(worst ?? 0, r.lagMs);
+      else worst = Math.max(worst ?? 0, figure(r));
     }
     return worst;
   }
@@ -91,7 +107,8 @@ export class LagWatch {
       return this.log.warn('unreadable read-lag report ignored');
     }
     if (r.queue !== this.queue || typeof r.lagMs !== 'number') return;
-    this.latest.set(String(r.instance), { lagMs: r.lagMs, at: Date.now() });
+    const waitMs = typeof r.waitMs === 'number' ? r.waitMs : undefined;
+    this.latest.set(String(r.instance), { lagMs: r.lagMs, waitMs, at: Date.now() });
     for (const l of this.listeners) l();
   }
 }

@@ -28,7 +28,7 @@ runService('projector-svc', async (log) => {
   );
   await consumer.start();
   // The command side's admission gate listens (command-svc/read-side-gate.ts).
-  const stopLagReports = await reportLag(amqp, PROJECTOR_QUEUE, () => consumer.lagMs(), 200);
+  const stopLagReports = await reportLag(amqp, PROJECTOR_QUEUE, () => ({ lagMs: consumer.lagMs(), waitMs: consumer.waitMs() }), 200);
   log.info({ queue: PROJECTOR_QUEUE }, 'projector-svc consuming');
 
   return {

@@ -2,8 +2,10 @@
 // gate the way the projector's does (lib/read-lag.ts over RabbitMQ): client
 // commands wait while the reported lag is over the bound, go on once it falls
 // or once the reports stop (a silent projector holds no one), and are refused
-// as UNAVAILABLE when it does not fall in time. The consumer side: the lag a
-// batch consumer reports is the age of the oldest event in hand.
+// as UNAVAILABLE when it does not fall in time. What holds is the wait a new
+// event would see, where the reporter tells it. The consumer side: the lag a
+// batch consumer reports is the age of the oldest event in hand, its wait the
+// live events ahead of a new one at its recent apply rate.
 import amqp from 'amqplib';
 import pino from 'pino';
 import { AmqpConnection } from '../../lib/amqp';
@@ -21,6 +23,7 @@ let vhost: TestVhost;
 let link: AmqpConnection;
 let gate: ReadSideGate;
 let lag = 0;
+let wait: number | undefined;
 let stopReports: (() => void) | undefined;
 
 beforeAll(async () => {
@@ -32,6 +35,7 @@ beforeAll(async () => {
 }, 20_000);
 
 afterEach(() => {
+  wait = undefined;
   stopReports?.();
   stopReports = undefined;
 });
@@ -44,7 +48,7 @@ afterAll(async () => {
 
 const settle = (p: Promise<unknown>) => p.then(() => 'admitted', (e) => (e instanceof UnavailableError ? 'unavailable' : `error: ${e}`));
 const report = async (queue = PROJECTOR_QUEUE) => {
-  stopReports = await reportLag(link, queue, () => lag, REPORT_MS);
+  stopReports = await reportLag(link, queue, () => ({ lagMs: lag, waitMs: wait }), REPORT_MS);
   await sleep(REPORT_MS * 5);
 };
 
@@ -88,6 +92,25 @@ test('a projector that falls silent releases the commands it held', async () => 
   await expect(held).resolves.toBe('admitted');
 });
 
+test('a young head with a long wait behind it holds commands', async () => {
+  lag = 100;
+  wait = 2_000;
+  await report();
+  let state = 'waiting';
+  const held = settle(gate.admit()).then((s) => (state = s));
+  await sleep(300);
+  expect(state).toBe('waiting');
+  wait = 200;
+  await expect(held).resolves.toBe('admitted');
+});
+
+test('an old head with a short wait behind it admits at once', async () => {
+  lag = 2_000;
+  wait = 100;
+  await report();
+  await expect(settle(gate.admit())).resolves.toBe('admitted');
+});
+
 test("another queue's consumer does not hold the command side", async () => {
   lag = 2_000;
   await report('someone-else.queue');
@@ -123,6 +146,54 @@ test("a batch consumer's lag is the age of the oldest event in hand, a rebuild's
     expect(consumer.lagMs()).toBeLessThan(3_000 + 5_000);
     release();
     await eventually(async () => (consumer.lagMs() === 0 ? true : undefined), 5_000, 'lag back to 0 once applied');
+  } finally {
+    release();
+    await consumer.stop();
+    await conn.close();
+  }
+});
+
+test("a batch consumer's wait is the live events ahead of a new one at its recent apply rate", async () => {
+  const queue = 'cqrs-gate.wait-probe';
+  const handed: string[] = [];
+  let handedAt = 0;
+  let release = () => {};
+  const handleBatch = (es: Array<{ streamId: string }>) => {
+    handedAt = Date.now();
+    handed.push(...es.map((e) => e.streamId));
+    return new Promise<void>((r) => (release = r));
+  };
+  const consumer = new EventConsumer(link, { queue, bindings: ['#'], prefetch: 16, maxAttempts: 2, handleBatch }, silent);
+  await consumer.start();
+  const conn = await amqp.connect(vhost.url);
+  try {
+    const ch = await conn.createChannel();
+    const send = (streamId: string, prefix = '') => {
+      const payload = { $case: 'orderInitiated' as const, value: { orderId: streamId, userId: 1, userEmail: '', lines: [{ productId: 1, quantity: 1 }] } };
+      const e = newEnvelope(streamId, 1, payload, { correlationId: 'c', causationId: 'c' }, new Date(Date.now() - 1_000));
+      ch.publish(EXCHANGE, `${prefix}${routingKey(e)}`, encodeEnvelope(e), publishOptions(e));
+    };
+    const handedOver = (id: string) => eventually(async () => (handed.includes(id) ? true : undefined), 5_000, `${id} in hand`);
+    expect(consumer.waitMs()).toBe(0);
+    send('w-first');
+    await handedOver('w-first');
+    // No batch done yet, so no rate: the head's age stands in.
+    const now = Date.now();
+    expect(consumer.waitMs(now)).toBe(consumer.lagMs(now));
+    for (const id of ['w-1', 'w-2', 'w-3']) send(id);
+    await sleep(300);
+    const firstBatchMs = Date.now() - handedAt;
+    release(); // the first batch took ~300 ms for one event
+    await handedOver('w-3');
+    send('w-rebuilt', CATCH_UP_PREFIX); // buffered behind, but a rebuild's: not counted
+    await sleep(100);
+    const perEvent = consumer.waitMs() / 3;
+    expect(perEvent).toBeGreaterThanOrEqual(firstBatchMs * 0.95);
+    expect(perEvent).toBeLessThan(firstBatchMs * 1.2 + 20);
+    release();
+    await handedOver('w-rebuilt');
+    release();
+    await eventually(async () => (consumer.waitMs() === 0 ? true : undefined), 5_000, 'wait back to 0 once applied');
   } finally {
     release();
     await consumer.stop();
