@@ -8,7 +8,7 @@ import { Binary, type Collection, type Db } from 'mongodb';
 import { ConcurrencyError, PreconditionError, Violations } from '../domain/errors';
 import { isDuplicateKey } from '../lib/mongo';
 
-interface Codec<T> {
+export interface Codec<T> {
   encode(message: T): { finish(): Uint8Array };
   decode(bytes: Uint8Array): T;
 }
@@ -19,6 +19,11 @@ interface KeyDoc {
   response?: Binary;
   created_at: Date;
 }
+
+const replays = new WeakSet<object>();
+const markReplayed = <T>(response: T): T => (replays.add(response as object), response);
+/** True for a response that is a retry's stored first answer: the command did not run again. */
+export const isReplayed = (response: unknown) => typeof response === 'object' && response !== null && replays.has(response);
 
 const WAIT_FOR_FIRST_MS = 10_000;
 /** A claim this old without an answer was abandoned (its process died). */
@@ -45,7 +50,7 @@ export class IdempotencyStore {
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         const first = await this.firstAnswer(_id, fingerprint);
-        if (first) return res.decode(first);
+        if (first) return markReplayed(res.decode(first));
       }
       try {
         const response = await fn(request, md);

@@ -24,6 +24,12 @@ export const port = (fallback?: number): Setting<number> => ({
   },
 });
 
+/** A port, or `off` for a listener a deployment does without (metrics). */
+export const portOrOff = (fallback: number | 'off'): Setting<number | 'off'> => ({
+  default: fallback,
+  parse: (raw) => (raw === 'off' ? 'off' : port().parse(raw)),
+});
+
 export const int = (fallback?: number, min = 0): Setting<number> => ({
   default: fallback,
   parse: (raw) => {
@@ -101,6 +107,12 @@ export function readConfig<S extends Record<string, Setting<unknown>>>(
   if (problems.length) throw new ConfigError(problems);
   return out as Values<S>;
 }
+
+/** Health limits of an event consumer (lib/consumer-health.ts). */
+export const consumerLimits = {
+  CONSUMER_MAX_LAG_MS: int(30_000, 1),
+  CONSUMER_MAX_STALL_MS: int(15_000, 1),
+};
 
 /** Settings every service shares. */
 export const common = {

@@ -1,7 +1,8 @@
 // query-svc: config, wiring, serve. gRPC on QUERY_GRPC_PORT (8011). Needs only
 // the read store, so it keeps answering when the command side is down.
 import { QueryServiceService } from '../gen/ts/cqrs/v1/query_service';
-import { common, port, readConfig } from '../lib/config';
+import { common, port, portOrOff, readConfig } from '../lib/config';
+import { serveMetrics } from '../lib/metrics';
 import { serveGrpc } from '../lib/grpc-server';
 import { runService } from '../lib/lifecycle';
 import { connectMongo, pingMongo, READ_DB } from '../lib/mongo';
@@ -10,9 +11,9 @@ import { queryService } from './grpc-service';
 
 runService('query-svc', async (log) => {
   const { AMQP_URL: _unused, ...settings } = common;
-  const config = readConfig({ ...settings, QUERY_GRPC_PORT: port(8011) });
+  const config = readConfig({ ...settings, QUERY_GRPC_PORT: port(8011), METRICS_PORT: portOrOff(9102) });
 
-  const mongo = await connectMongo(config.MONGO_URL, log);
+  const mongo = await connectMongo(config.MONGO_URL, log, { timeCommands: config.METRICS_PORT !== 'off' });
   const read = await ReadStore.open(mongo.db(READ_DB), true);
   await read.ensureIndexes();
 
@@ -22,9 +23,11 @@ runService('query-svc', async (log) => {
     implementation: (health) => queryService(read, health, log),
     checks: { mongodb: () => pingMongo(read.db) },
   });
+  const metrics = await serveMetrics('query-svc', config.HOST, config.METRICS_PORT, log, server.report);
 
   return {
     async stop() {
+      await metrics?.stop();
       await server.stop();
       read.close();
       await mongo.close();

@@ -4,7 +4,7 @@
 // keeps crashing at start-up, and then npm start exits non-zero.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bool, common, port, readConfig, str } from '../lib/config';
+import { bool, common, port, portOrOff, readConfig, str } from '../lib/config';
 import { SERVICES, startMesh, type Mesh, type ServiceName } from '../kit/mesh';
 import { repoRoot } from '../lib/paths';
 import { stopChild, Supervisor, type Child } from '../kit/processes';
@@ -24,6 +24,12 @@ async function main(): Promise<void> {
     COMMAND_GRPC_PORT: port(8010),
     QUERY_GRPC_PORT: port(8011),
     STORE_PORT: port(27017),
+    PROJECTOR_GRPC_PORT: port(8012),
+    // Each process's Prometheus /metrics ('off': none).
+    EDGE_METRICS_PORT: portOrOff(9100),
+    COMMAND_METRICS_PORT: portOrOff(9101),
+    QUERY_METRICS_PORT: portOrOff(9102),
+    PROJECTOR_METRICS_PORT: portOrOff(9103),
     DATA_DIR: str(join(repoRoot, '.data', 'store')),
     // Stock a sample catalog on a fresh embedded store (never on MONGO_URL).
     SEED_CATALOG: bool(true),
@@ -57,7 +63,8 @@ async function main(): Promise<void> {
     amqpUrl: config.AMQP_URL,
     mongoUrl: config.MONGO_URL || undefined,
     dataDir: config.DATA_DIR,
-    ports: { edge: config.EDGE_PORT, command: config.COMMAND_GRPC_PORT, query: config.QUERY_GRPC_PORT, store: config.STORE_PORT },
+    ports: { edge: config.EDGE_PORT, command: config.COMMAND_GRPC_PORT, query: config.QUERY_GRPC_PORT, store: config.STORE_PORT, projector: config.PROJECTOR_GRPC_PORT },
+    metricsPorts: { edge: config.EDGE_METRICS_PORT, 'command-svc': config.COMMAND_METRICS_PORT, 'query-svc': config.QUERY_METRICS_PORT, 'projector-svc': config.PROJECTOR_METRICS_PORT },
     host: config.HOST,
     logLevel: config.LOG_LEVEL,
     onLine,
@@ -97,6 +104,7 @@ async function main(): Promise<void> {
   if (store) supervisor.watch('store', store, () => restartStore(m, config.DATA_DIR, onLine));
 
   const pid = (name: ServiceName | 'store') => `(pid ${m.children.get(name)?.proc.pid})`;
+  const metrics = (name: ServiceName) => (u.metrics[name] ? `${u.metrics[name]}/metrics` : 'off');
   process.stdout.write(
     [
       '',
@@ -105,9 +113,11 @@ async function main(): Promise<void> {
       `                  e.g. curl -X POST ${u.edge}/cqrs/commands/orders -H 'Content-Type: application/json' -d '{"user_id":123,"product_id":456,"quantity":2}'`,
       `  command-svc     grpc://${u.command}  ${pid('command-svc')}`,
       `  query-svc       grpc://${u.query}  ${pid('query-svc')}`,
-      `  projector-svc   consuming from RabbitMQ  ${pid('projector-svc')}`,
+      `  projector-svc   consuming from RabbitMQ; grpc://${u.projector} (health only)  ${pid('projector-svc')}`,
       `  store           ${redact(u.mongo)}${config.MONGO_URL ? '' : `  ${pid('store')} (embedded FerretDB, data in ${config.DATA_DIR})`}`,
       `  rabbitmq        ${redact(u.amqp)}`,
+      'Prometheus metrics (README "Operating it"):',
+      ...SERVICES.map((name) => `  ${name.padEnd(15)} ${metrics(name)}`),
       'A process that dies is restarted (with back-off); the others keep serving.',
       'Ctrl-C stops everything.',
       '',
