@@ -150,6 +150,8 @@ describe('the services the contract requires', () => {
     for (const [name, port] of [['command-svc', '8010'], ['query-svc', '8011'], ['projector-svc', '8012']]) {
       const test: string[] = svc(name).healthcheck.test;
       expect(test.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+      // The one script run for real below.
+      expect(test[3]).toBe(svc('command-svc').healthcheck.test[3]);
       expect(test[4]).toBe(port);
     }
   });
