@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { ServiceName } from '../../kit/mesh';
 import { startTestMesh, type TestMesh } from '../../kit/test-mesh';
 import { repoRoot } from '../../lib/paths';
 import { metricNames } from '../support/promql-metrics';
@@ -156,18 +157,9 @@ describe('Grafana provisioning, as docker-compose.yml mounts it', () => {
   });
 });
 
-interface MetricsUrls {
-  edge: string;
-  command: string;
-  query: string;
-  projector: string;
-}
-
 /** The base URLs (http://host:port) of each process's metrics server, as the kit reports them. */
-function metricsUrls(m: TestMesh): MetricsUrls {
-  const urls = (m.urls as unknown as Record<string, unknown>).metrics as MetricsUrls | undefined;
-  if (!urls) throw new Error('kit/mesh.ts does not report mesh.urls.metrics ({ edge, command, query, projector }: base URLs of each process\'s /metrics) yet');
-  return urls;
+function metricsUrls(m: TestMesh): Partial<Record<ServiceName, string>> {
+  return m.urls.metrics;
 }
 
 async function scrape(base: string): Promise<string> {
@@ -183,7 +175,7 @@ describe('a running mesh exports every metric the dashboard and the alerts use',
 
   beforeAll(async () => {
     mesh = await startTestMesh({ vhostPrefix: 'ops-dashboard' });
-    for (const [process, base] of Object.entries(metricsUrls(mesh))) exposed.set(process, exposedSeries(await scrape(base)));
+    for (const [process, base] of Object.entries(metricsUrls(mesh))) exposed.set(process, exposedSeries(await scrape(base!)));
   }, 120_000);
 
   afterAll(async () => {
@@ -191,7 +183,7 @@ describe('a running mesh exports every metric the dashboard and the alerts use',
   }, 60_000);
 
   test('every process answers /metrics with its process metrics', () => {
-    expect([...exposed.keys()].sort()).toEqual(['command', 'edge', 'projector', 'query']);
+    expect([...exposed.keys()].sort()).toEqual(['command-svc', 'edge', 'projector-svc', 'query-svc']);
     for (const [process, names] of exposed) {
       expect({ process, cpu: names.has('process_cpu_seconds_total'), rss: names.has('process_resident_memory_bytes') }).toEqual({ process, cpu: true, rss: true });
     }
