@@ -10,6 +10,7 @@ import { inventoryItem } from '../lib/inventory-view';
 import type { Logger } from '../lib/logger';
 import type { CommandHandler } from './command-handler';
 import { isReplayed, type Codec, type IdempotencyStore } from './idempotency';
+import { mayActFor, principalOf } from '../lib/access';
 import { commands } from '../lib/metrics';
 import { NotFoundError, PreconditionError, ValidationError } from '../domain/errors';
 import type { ReadSideGate } from './read-side-gate';
@@ -37,11 +38,19 @@ export function commandService(handler: CommandHandler, idem: IdempotencyStore, 
   };
   const clientCommand = <Req, Res>(type: string, req: Codec<Req>, res: Codec<Res>, fn: (r: Req, md: Record<string, string>) => Promise<Res>) =>
     unary(log, type, admitted(type, idem.wrap(type, req, res, fn)));
+  // Someone else's order answers exactly as a missing one does.
+  const checkOwner = async (orderId: string, md: Record<string, string>) => {
+    if (mayActFor(md, 0)) return; // staff, a service, or authentication off
+    const { state } = await handler.load(orderStream(orderId), orderDecider);
+    // userId 0: no such order yet, which the decider answers for itself.
+    if (state.userId !== 0 && !mayActFor(md, state.userId)) throw new NotFoundError('order not found');
+  };
   const meta = (md: Record<string, string>) => {
     const correlationId = md['x-request-id'] || randomUUID();
     return { correlationId, causationId: correlationId };
   };
   const onOrder = async (orderId: string, command: OrderCommand, md: Record<string, string>, isNew = false) => {
+    if (!isNew) await checkOwner(orderId, md);
     const done = await handler.execute(orderStream(orderId), orderDecider, command, meta(md), { isNew });
     return { orderId, status: done.state.status };
   };
@@ -49,7 +58,8 @@ export function commandService(handler: CommandHandler, idem: IdempotencyStore, 
   return {
     createOrder: clientCommand('CreateOrder', api.CreateOrderRequest, api.CreateOrderResponse, async (req, md) => {
       const key = md['idempotency-key'];
-      const command = toCreateOrder(req, key ? uuidFromKey(key) : randomUUID());
+      const owner = principalOf(md)?.subject;
+      const command = toCreateOrder(req, key ? uuidFromKey(owner === undefined ? key : `${owner}:${key}`) : randomUUID());
       try {
         // A random id names a stream nobody wrote: no read needed (a key's id may exist).
         const { status } = await onOrder(command.orderId, command, md, !key);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Binary, type Collection, type Db } from 'mongodb';
 import { ConcurrencyError, PreconditionError, Violations } from '../domain/errors';
+import { principalOf } from '../lib/access';
 import { isDuplicateKey } from '../lib/mongo';
 
 export interface Codec<T> {
@@ -43,7 +44,9 @@ export class IdempotencyStore {
       const key = md['idempotency-key'];
       if (!key) return fn(request, md);
       new Violations().check(key.length <= MAX_KEY_LENGTH, 'idempotency-key', `must be at most ${MAX_KEY_LENGTH} characters`).throwIfAny();
-      const _id = `${method}:${key}`;
+      // A key is the caller's own: another caller's key with the same request must not replay its answer.
+      const owner = principalOf(md)?.subject;
+      const _id = owner === undefined ? `${method}:${key}` : `${method}:${owner}:${key}`;
       const fingerprint = createHash('sha256').update(req.encode(request).finish()).digest('hex');
       try {
         await this.keys.insertOne({ _id, fingerprint, created_at: new Date() });

@@ -10,6 +10,7 @@ import { LagWatch } from '../lib/read-lag';
 import { UnappliedAge } from '../lib/unapplied-age';
 import { EventConsumer, ORDER_PROCESS_QUEUE, PROJECTOR_QUEUE } from '../lib/consumer';
 import { serveGrpc } from '../lib/grpc-server';
+import { authSettings, TokenVerifier } from '../lib/auth';
 import { runService } from '../lib/lifecycle';
 import { connectMongo, pingMongo, WRITE_DB } from '../lib/mongo';
 import { CommandHandler } from './command-handler';
@@ -32,9 +33,12 @@ runService('command-svc', async (log) => {
     // Client commands wait while the projector's oldest unapplied event is older than this (0: never).
     MAX_PROJECTION_LAG_MS: int(1_000, 0),
     METRICS_PORT: portOrOff(9101),
+    ...authSettings,
     ...consumerLimits,
   });
   const metricsOn = config.METRICS_PORT !== 'off';
+  const verifier = TokenVerifier.fromConfig(config);
+  if (!verifier) log.warn('AUTH is off: any caller may run any command (set AUTH=on)');
 
   const mongo = await connectMongo(config.MONGO_URL, log, { timeCommands: metricsOn });
   const db = mongo.db(WRITE_DB);
@@ -67,7 +71,7 @@ runService('command-svc', async (log) => {
   await gate.start();
 
   const server = await serveGrpc({
-    process: 'command-svc', host: config.HOST, port: config.COMMAND_GRPC_PORT, log,
+    process: 'command-svc', host: config.HOST, port: config.COMMAND_GRPC_PORT, log, verifier, reflection: config.GRPC_REFLECTION,
     definition: CommandServiceService,
     implementation: (health) => commandService(handler, new IdempotencyStore(db), gate, health, log),
     checks: { mongodb: () => pingMongo(db), rabbitmq: () => publisher.isUp && consumer.isUp },

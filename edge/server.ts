@@ -266,12 +266,19 @@ function callStreaming(ctx: Context, match: RouteMatch, request: Uint8Array, met
   });
 }
 
+const requestUri = (req: IncomingMessage) => `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
+
 const deadline = (ctx: Context) => new Date(Date.now() + ctx.callTimeoutMs);
 
 /** An upstream error: Envoy's HTTP status, and with convert_grpc_status the google.rpc.Status body. */
 function sendGrpcError(ctx: Context, res: ServerResponse, err: unknown): Omit<Outcome, 'grpcMethod'> {
   if (!isServiceError(err)) return sendLocalError(ctx, res, err);
   const httpStatus = httpStatusFor(err.code);
+  // The services' RFC 6750 challenge, as Envoy's jwt_authn words it: realm is the URI asked for.
+  const challenge = err.metadata.get('www-authenticate')[0];
+  if (err.code === 16 /* UNAUTHENTICATED */ && typeof challenge === 'string') {
+    res.setHeader('www-authenticate', challenge.replace(/realm="[^"]*"/, `realm="${requestUri(res.req).replace(/"/g, "%22")}"`));
+  }
   if (!ctx.options.convertGrpcStatus) {
     sendBareStatus(res, httpStatus, err.code, err.details);
   } else {

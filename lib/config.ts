@@ -120,4 +120,6 @@ export const common = {
   AMQP_URL: url('amqp://guest:guest@127.0.0.1:5672', ['amqp', 'amqps']),
   MONGO_URL: url('mongodb://127.0.0.1:27017', ['mongodb', 'mongodb+srv']),
   HOST: str('127.0.0.1'),
+  // gRPC server reflection (grpcurl's list/describe); off hides the API's shape from callers.
+  GRPC_REFLECTION: bool(true),
 };

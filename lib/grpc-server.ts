@@ -7,6 +7,7 @@ import {
   ServerCredentials,
   type handleServerStreamingCall,
   type handleUnaryCall,
+  type ServerInterceptor,
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
@@ -16,6 +17,8 @@ import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { grpcError, toGrpcError, isInternal } from './grpc-errors';
+import { accessInterceptor } from './access';
+import type { TokenVerifier } from './auth';
 import { grpcDuration, grpcRequests } from './metrics';
 import { HealthMonitor, type Check, type HealthReport } from './health';
 import type { Logger } from './logger';
@@ -56,13 +59,13 @@ export interface StartedServer {
   stop(): Promise<void>;
 }
 
-export async function startGrpcServer(host: string, port: number, services: GrpcService[]): Promise<StartedServer> {
-  const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
+export async function startGrpcServer(host: string, port: number, services: GrpcService[], o: { interceptors?: ServerInterceptor[]; reflection?: boolean } = {}): Promise<StartedServer> {
+  const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024, interceptors: o.interceptors ?? [] });
   for (const s of services) server.addService(tolerantDecoding(s.definition), s.implementation);
   const health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(services.map((s) => [s.name, 'NOT_SERVING'])) });
   health.addToServer(server);
   const names = [...services.map((s) => s.name), 'grpc.health.v1.Health'];
-  new ReflectionService(descriptorFiles(), { services: names }).addToServer(server);
+  if (o.reflection !== false) new ReflectionService(descriptorFiles(), { services: names }).addToServer(server);
 
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
@@ -127,6 +130,10 @@ export interface ServeOptions<D extends ServiceDefinition> {
   implementation: (health: () => HealthReport) => ImplementationOf<D>;
   /** What the process depends on: it is SERVING only while every check passes. */
   checks: Record<string, Check>;
+  /** With a verifier, every call but health and reflection needs a valid token (lib/access.ts). */
+  verifier?: TokenVerifier;
+  /** Server reflection (default on). */
+  reflection?: boolean;
   log: Logger;
 }
 
@@ -147,14 +154,14 @@ export interface Serving {
 export async function serveGrpc<D extends ServiceDefinition>(o: ServeOptions<D>): Promise<Serving> {
   let monitor: HealthMonitor | undefined;
   const service = grpcService(o.definition, o.implementation(() => monitor!.current));
-  const server = await startGrpcServer(o.host, o.port, [service]);
+  const server = await startGrpcServer(o.host, o.port, [service], { interceptors: o.verifier ? [accessInterceptor(o.verifier, o.log)] : [], reflection: o.reflection });
   monitor = new HealthMonitor(o.process, o.checks, { health: server.health, services: [service.name] }, o.log);
   return monitored(server, monitor, o);
 }
 
 /** A process with no service of its own (projector-svc): grpc.health.v1 and reflection only. */
 export async function serveHealth(o: Omit<ServeOptions<never>, 'definition' | 'implementation'>): Promise<Serving> {
-  const server = await startGrpcServer(o.host, o.port, []);
+  const server = await startGrpcServer(o.host, o.port, [], { reflection: o.reflection });
   return monitored(server, new HealthMonitor(o.process, o.checks, { health: server.health, services: [] }, o.log), o);
 }
 
