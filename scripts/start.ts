@@ -3,7 +3,8 @@
 // keep serving. Ctrl-C (or SIGTERM) stops everything; so does a child that
 // keeps crashing at start-up, and then npm start exits non-zero.
 import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { localAuth, type LocalAuth } from '../kit/auth-keys';
 import { bool, common, port, portOrOff, readConfig, str } from '../lib/config';
 import { SERVICES, startMesh, type Mesh, type ServiceName } from '../kit/mesh';
 import { repoRoot } from '../lib/paths';
@@ -33,6 +34,11 @@ async function main(): Promise<void> {
     DATA_DIR: str(join(repoRoot, '.data', 'store')),
     // Stock a sample catalog on a fresh embedded store (never on MONGO_URL).
     SEED_CATALOG: bool(true),
+    // Bearer tokens required (lib/auth.ts); without a JWKS of your own, a local key signs them.
+    AUTH: bool(false),
+    AUTH_JWKS_FILE: str(''),
+    AUTH_JWKS_URL: str(''),
+    AUTH_KEYS_DIR: str(join(repoRoot, '.data', 'auth')),
   });
   const onLine = (name: string, line: string) => process.stdout.write(`${name.padEnd(13)} ${line}\n`);
   say(`starting the CQRS mesh: ${config.MONGO_URL ? `store ${redact(config.MONGO_URL)}` : `embedded store (data in ${config.DATA_DIR})`}, ${SERVICES.join(', ')}; RabbitMQ at ${redact(config.AMQP_URL)}`);
@@ -59,7 +65,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('Ctrl-C', 0));
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
 
+  const local = config.AUTH && !config.AUTH_JWKS_FILE && !config.AUTH_JWKS_URL ? await localAuth(config.AUTH_KEYS_DIR) : undefined;
+  if (!config.AUTH) {
+    complain('AUTH IS OFF: anyone who can reach these ports may run any command and read every order and user.');
+    complain('            Set AUTH=on to require bearer tokens (README "Security").');
+  }
+
   mesh = await startMesh({
+    env: local ? { 'command-svc': local.env, 'query-svc': local.env } : undefined,
     amqpUrl: config.AMQP_URL,
     mongoUrl: config.MONGO_URL || undefined,
     dataDir: config.DATA_DIR,
@@ -78,8 +91,9 @@ async function main(): Promise<void> {
   }
   const u = m.urls;
   const marker = join(config.DATA_DIR, '.catalog-stocked');
-  if (!config.MONGO_URL && config.SEED_CATALOG && !existsSync(marker)) {
-    await stockSampleCatalog(u.command);
+  if (!config.MONGO_URL && config.SEED_CATALOG && !existsSync(marker) && (!config.AUTH || local)) {
+    // With auth on, as a service with its own credentials, not as a user.
+    await stockSampleCatalog(u.command, local && (await local.mint('npm-start', ['service'], { ttlSeconds: 300 })));
     writeFileSync(marker, `${new Date().toISOString()}\n`);
     say(`stocked a sample catalog: products ${SAMPLE_CATALOG.map((p) => p.productId).join(', ')}`);
   }
@@ -118,11 +132,24 @@ async function main(): Promise<void> {
       `  rabbitmq        ${redact(u.amqp)}`,
       'Prometheus metrics (README "Operating it"):',
       ...SERVICES.map((name) => `  ${name.padEnd(15)} ${metrics(name)}`),
+      ...(local ? await tokenLines(local, u.edge) : config.AUTH ? ['Auth is on: tokens from your provider (AUTH_JWKS_FILE / AUTH_JWKS_URL).'] : []),
       'A process that dies is restarted (with back-off); the others keep serving.',
       'Ctrl-C stops everything.',
       '',
     ].join('\n'),
   );
+}
+
+/** Tokens to try the mesh with, signed by the local key (valid 12 h). */
+async function tokenLines(local: LocalAuth, edge: string): Promise<string[]> {
+  const customer = await local.mint('123', ['customer']);
+  const staff = await local.mint('staff', ['staff']);
+  return [
+    `Auth is on (tokens signed by the local key in ${dirname(local.jwksFile)}, valid 12 h):`,
+    `  customer 123    ${customer}`,
+    `  staff           ${staff}`,
+    `                  e.g. curl -X POST ${edge}/cqrs/commands/orders -H "Authorization: Bearer <customer token>" -H 'Content-Type: application/json' -d '{"user_id":123,"product_id":456,"quantity":2}'`,
+  ];
 }
 
 /** The embedded store again, on the port and data folder the services already use. */

@@ -190,6 +190,20 @@ describe('the services the contract requires', () => {
     const configPath = command[command.indexOf('-c') + 1];
     expect(e.volumes).toContainEqual(`${join(repoRoot, 'envoy', 'envoy.yaml')}:${configPath}:ro`);
   });
+
+  test('auth is on: every service and Envoy check tokens against the same public JWKS, issuer and audience', () => {
+    const envoy = parseYaml(readFileSync(join(repoRoot, 'envoy', 'envoy.yaml'), 'utf8')) as J;
+    const jwt = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters.find((f: J) => f.name === 'envoy.filters.http.jwt_authn').typed_config;
+    const provider = jwt.providers.cqrs_mesh;
+    const publicKeys = join(repoRoot, '.data', 'auth', 'public');
+    expect(svc('envoy').volumes).toContainEqual(`${publicKeys}:${provider.local_jwks.filename.replace(/\/[^/]+$/, '')}:ro`);
+    for (const name of ['command-svc', 'query-svc']) {
+      const s = svc(name);
+      expect({ name, ...s.environment, volumes: s.volumes }).toMatchObject({
+        name, AUTH: 'on', AUTH_JWKS_FILE: provider.local_jwks.filename, AUTH_ISSUER: provider.issuer, AUTH_AUDIENCE: provider.audiences[0], volumes: [`${publicKeys}:/etc/cqrs/auth:ro`],
+      });
+    }
+  });
 });
 
 describe('the gRPC health check of docker-compose.yml, run for real', () => {

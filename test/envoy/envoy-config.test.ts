@@ -22,8 +22,10 @@ import {
   repoRoot,
   validateEnvoyConfig,
 } from '../support/envoy-schema';
+import { LOCAL_AUDIENCE, LOCAL_ISSUER } from '../../kit/auth-keys';
 
 type J = any;
+
 
 const ENVOY_YAML = join(repoRoot, 'envoy', 'envoy.yaml');
 const DESCRIPTOR = join(repoRoot, 'gen', 'descriptor.binpb');
@@ -88,14 +90,15 @@ describe('envoy.yaml against the Envoy v3 API', () => {
     const message = decodeEnvoyConfig(schema, raw);
     // Each Any was resolved to its message and decoded: the filters (the
     // metrics listener has a connection manager and a router of its own), the
-    // access log, the cluster protocol options, the overload monitor and the
-    // OpenAPI route's transcoder switch.
+    // access log, the cluster protocol options, the overload monitor, the
+    // OpenAPI route's transcoder switch and the JWT filter.
     expect(anyTypesIn(schema, message).sort()).toEqual(
       [
         HCM,
         HCM,
         'envoy.config.route.v3.FilterConfig',
         TRANSCODER,
+        'envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication',
         ROUTER,
         ROUTER,
         'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
@@ -386,5 +389,23 @@ describe('envoy.yaml against the project', () => {
     expect(source).toMatch(/\/gen\/descriptor\.binpb$/);
     const producer = stages.find((s) => s.name === fromStage);
     expect(producer?.instructions.some((i) => /^RUN\s.*(scripts\/gen\.mjs|npm run gen)/.test(i))).toBe(true);
+  });
+});
+
+describe('jwt_authn at the edge', () => {
+  const hcm = () => (parseYaml(readFileSync(ENVOY_YAML, 'utf8')) as J).static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  const jwt = () => hcm().http_filters.find((f: J) => f.name === 'envoy.filters.http.jwt_authn').typed_config;
+
+  test('runs before the transcoder, and forwards the token for the services to check again', () => {
+    const names = hcm().http_filters.map((f: J) => f.name);
+    expect(names.indexOf('envoy.filters.http.jwt_authn')).toBeLessThan(names.indexOf('envoy.filters.http.grpc_json_transcoder'));
+    expect(jwt().providers.cqrs_mesh.forward).toBe(true);
+  });
+
+  test('requires a token on every REST path but health and the API description, with the issuer and audience the local keys use', () => {
+    const { rules, providers } = jwt();
+    expect(rules.filter((r: J) => !r.requires).map((r: J) => r.match.path ?? r.match.prefix)).toEqual(['/cqrs/commands/health', '/cqrs/queries/health', '/cqrs/openapi.json', '/cqrs/docs']);
+    expect(rules[rules.length - 1]).toEqual({ match: { prefix: '/cqrs/' }, requires: { provider_name: 'cqrs_mesh' } });
+    expect([providers.cqrs_mesh.issuer, providers.cqrs_mesh.audiences]).toEqual([LOCAL_ISSUER, [LOCAL_AUDIENCE]]);
   });
 });
