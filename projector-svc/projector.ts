@@ -217,21 +217,18 @@ export class Projector {
    */
   private async changedCounters(read: ProductCounters, after: ProductCounters, fed: Derived, batch: Set<string>): Promise<ProductCounterDoc[]> {
     const changed = [...after.values()].filter((k) => read.get(k.product_id) !== k);
-    return settled(
-      changed.map(async (k) => {
-        const holds = new Map<string, number>();
-        await Promise.all(
-          Object.keys(k.pending)
-            .filter((id) => !batch.has(id))
-            .map(async (id) => {
-              const inflight = contributionVersion(fed.inflight[id]);
-              const o = inflight >= contributionVersion(k.pending[id]) ? undefined : await this.load(this.read.orders, id);
-              holds.set(id, Math.max(inflight, contributionVersion(o?.contrib)));
-            }),
-        );
-        return withoutHeld(k, (id) => holds.get(id));
+    // Each order once, however many of these counters keep it; read only where the inflight does not answer.
+    const newest = new Map<string, number>();
+    for (const k of changed) for (const [id, c] of Object.entries(k.pending)) if (!batch.has(id)) newest.set(id, Math.max(newest.get(id) ?? 0, contributionVersion(c)));
+    const holds = new Map<string, number>();
+    await settled(
+      [...newest].map(async ([id, v]) => {
+        const inflight = contributionVersion(fed.inflight[id]);
+        const o = inflight >= v ? undefined : await this.load(this.read.orders, id);
+        holds.set(id, Math.max(inflight, contributionVersion(o?.contrib)));
       }),
     );
+    return changed.map((k) => withoutHeld(k, (id) => holds.get(id)));
   }
 
   /** As saveGuarded; a counter taken for new that the store already holds is looked for from then on. */
