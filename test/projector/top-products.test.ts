@@ -2,10 +2,11 @@
 // given a list (or counters), when a product's units grow (or an order's
 // contribution moves), then the list is the exact top N of every counter.
 import fc from 'fast-check';
-import { byRank, productCountKey, type ProductCount, type ProductCounterDoc } from '../../read-models';
+import { byRank, productCountKey, type OrderDoc, type ProductCount, type ProductCounterDoc } from '../../read-models';
 import type { Contribution } from '../../projector-svc/contribution';
 import { emptyCounter, heldUnits, moveProducts, withoutHeld, type ProductCounters } from '../../projector-svc/product-counts';
 import { listsAll, withRanked } from '../../projector-svc/top-products';
+import { emptySummary, withOrder } from '../../projector-svc/user-summary-projection';
 import { deepFreeze } from '../support/given-when-then';
 
 const N = 3;
@@ -132,5 +133,28 @@ describe('product counters: an order moved in', () => {
     const k: ProductCounterDoc = { ...emptyCounter('k', 4), count: 5, pending: { o1: '1 2', o2: '3 3' } };
     expect(withoutHeld(k, (id) => ({ o1: 1, o2: 2 })[id])).toEqual({ ...k, pending: { o2: '3 3' } });
     expect(withoutHeld(k, () => undefined)).toBe(k);
+  });
+});
+
+describe('favourites over a summary and its counters', () => {
+  /** An order's document at a version: v1 unnamed lines (OrderInitiated), later ones named (OrderValidated on). */
+  const orderAt = (n: number, v: number, lines: Array<[number, number]>): OrderDoc => ({
+    _id: `o${n}`, order_id: `o${n}`, version: v, user_id: 1, user_email: '', status: v === 1 ? 'PENDING' : 'VALIDATED', status_reason: '', total_cents: 0,
+    items: lines.map(([product_id, quantity]) => ({ product_id, product_name: v === 1 ? '' : `P${product_id}`, quantity, unit_price_cents: 0 })),
+    payment_info: null, timeline: [], created_at: new Date(0), updated_at: new Date(0),
+  });
+
+  test('property: whatever versions arrive, repeated or stale, the favourites are the top five of every order\'s units, named once validated', () => {
+    const linesArb = fc.uniqueArray(fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 5 })), { selector: (l) => l[0], minLength: 1, maxLength: 4 });
+    fc.assert(
+      fc.property(fc.array(linesArb, { minLength: 1, maxLength: 8 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 3 })), { maxLength: 30 }), (orders, picks) => {
+        const deliveries = [...picks.map(([n, v]) => orderAt(n % orders.length, v, orders[n % orders.length])), ...orders.map((lines, n) => orderAt(n, 3, lines))];
+        const { doc } = deliveries.reduce((t, o) => withOrder(deepFreeze(t.doc), deepFreeze(o), t.counters), { doc: emptySummary(1), counters: NONE });
+        const units = new Map<number, number>();
+        for (const lines of orders) for (const [p, q] of lines) units.set(p, (units.get(p) ?? 0) + q);
+        expect(doc.favorite_products).toEqual([...units].map(([p, count]) => pc(p, count)).sort(byRank).slice(0, 5));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
