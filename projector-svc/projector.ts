@@ -177,7 +177,9 @@ export class Projector {
         }),
       ),
       (async () => {
-        const before = (await this.load(this.read.stats, STATS_ID)) ?? emptyStats();
+        // A store from before the top-N lists has none: start one (`npm run rebuild` makes it exact).
+        const stored = await this.load(this.read.stats, STATS_ID);
+        const before = stored ? { ...emptyStats(), ...stored } : emptyStats();
         const read = await this.counters(this.read.productCounts, productCountKey, before, before.top_products, orders);
         const after = orders.reduce((t, o) => withOrderStats(t.doc, o, now, t.counters), { doc: before, counters: read });
         const [doc, counters] = await settled([after.doc === before ? Promise.resolve(undefined) : this.pruned(after.doc, batch), this.changedCounters(read, after.counters, before, batch)]);

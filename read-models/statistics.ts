@@ -38,6 +38,6 @@ export function statisticsOf(s: StatsDoc, now: Date): Statistics {
   }
   return {
     total_orders: s.total_orders, by_status: s.by_status, revenue_cents: s.revenue_cents, paid_orders: s.paid_orders,
-    top_products: s.top_products, orders_last_hour: hour, orders_last_day: day,
+    top_products: s.top_products ?? [], orders_last_hour: hour, orders_last_day: day,
   };
 }
