@@ -5,6 +5,7 @@ import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
 import { AmqpConnection, declareExchange } from '../lib/amqp';
 import { EXCHANGE, encodeEnvelope, publishOptions, routingKey } from '../lib/envelope';
 import { UnavailableError } from '../lib/grpc-errors';
+import { publishSpan } from '../lib/spans';
 
 export class EventPublisher {
   private channel?: ConfirmChannel;
@@ -27,19 +28,27 @@ export class EventPublisher {
     return this.channel !== undefined;
   }
 
-  /** Resolves when every envelope is confirmed; rejects if any is not. */
-  async publish(envelopes: EventEnvelope[]): Promise<void> {
+  /**
+   * Resolves when every envelope is confirmed; rejects if any is not.
+   * `relayed`: published later than the command that decided them (the
+   * outbox relay), so their spans link to its trace rather than join it.
+   */
+  async publish(envelopes: EventEnvelope[], relayed = false): Promise<void> {
     const ch = this.channel;
     if (!ch) throw new UnavailableError('event broker unavailable');
     await Promise.all(
       envelopes.map(
         (e) =>
           new Promise<void>((resolve, reject) => {
+            const options = publishOptions(e);
+            const confirmed = publishSpan(e, options.headers!, EXCHANGE, routingKey(e), relayed);
             try {
-              ch.publish(EXCHANGE, routingKey(e), encodeEnvelope(e), publishOptions(e), (err) =>
-                err ? reject(new UnavailableError(`broker did not confirm event ${e.eventId}`)) : resolve(),
-              );
+              ch.publish(EXCHANGE, routingKey(e), encodeEnvelope(e), options, (err) => {
+                confirmed(err);
+                return err ? reject(new UnavailableError(`broker did not confirm event ${e.eventId}`)) : resolve();
+              });
             } catch (err) {
+              confirmed(err);
               reject(err);
             }
           }),

@@ -1,0 +1,68 @@
+// OpenTelemetry tracing for a service process, off unless TRACING=on. Every
+// main.ts imports this module first: the gRPC and HTTP instrumentations patch
+// @grpc/grpc-js and node:http as they are required, so they must be
+// registered before anything else loads them. The exporter is OTLP over
+// HTTP (JSON), configured by the standard OTEL_* variables
+// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER,
+// OTEL_BSP_SCHEDULE_DELAY, ...). With tracing off not one SDK module is loaded.
+import { basename, dirname } from 'node:path';
+import { bool, ConfigError, readConfig } from './config';
+import { enableSpans } from './spans';
+
+let shutdown: (() => Promise<void>) | undefined;
+
+/** Spans still buffered go out before the process exits (bounded by the exporter's timeout). */
+export async function shutdownTracing(): Promise<void> {
+  await shutdown?.().catch(() => undefined);
+}
+
+/** command-svc for dist/command-svc/main.js: the service a main module belongs to. */
+export function processName(main = process.argv[1] ?? 'node'): string {
+  const file = basename(main).replace(/\.[cm]?[jt]s$/, '');
+  return file === 'main' ? basename(dirname(main)) : file;
+}
+
+/** Incoming HTTP that is no request of the API: scrapes and probes make no traces. */
+const UNTRACED_PATHS = /^\/(metrics|healthz?|readyz|livez)(\/|\?|$)/;
+
+/** gRPC methods called on a timer by probes and tools (grpc.health.v1, reflection). */
+const UNTRACED_METHODS = ['Check', 'Watch', 'ServerReflectionInfo'];
+
+function start(): void {
+  const { NodeTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
+  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+  const { W3CTraceContextPropagator } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+  const { defaultResource, detectResources, envDetector, resourceFromAttributes } = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
+  const { registerInstrumentations } = require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
+  const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as typeof import('@opentelemetry/instrumentation-http');
+  const { GrpcInstrumentation } = require('@opentelemetry/instrumentation-grpc') as typeof import('@opentelemetry/instrumentation-grpc');
+
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (envDetector) win over the process's own name.
+  const resource = defaultResource()
+    .merge(resourceFromAttributes({ 'service.name': processName() }))
+    .merge(detectResources({ detectors: [envDetector] }));
+  const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())] });
+  provider.register({ propagator: new W3CTraceContextPropagator() });
+  registerInstrumentations({
+    tracerProvider: provider,
+    instrumentations: [
+      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.test(req.url ?? '') }),
+      new GrpcInstrumentation({ ignoreGrpcMethods: UNTRACED_METHODS }),
+    ],
+  });
+  enableSpans();
+  shutdown = () => provider.shutdown();
+}
+
+function tracingSetting(): boolean {
+  try {
+    return readConfig({ TRACING: bool(false) }).TRACING;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Imported before runService can report it: say it the same way and stop.
+    process.stderr.write(`${processName()}: ${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+if (tracingSetting()) start();
