@@ -3,7 +3,7 @@
 // (the test suite's) in well under a minute, with the same code paths.
 export type Mode = 'smoke' | 'quick' | 'full';
 
-export const WORKLOADS = ['baselines', 'commands', 'roundtrips', 'projection', 'queries', 'growth', 'bursts'] as const;
+export const WORKLOADS = ['baselines', 'commands', 'roundtrips', 'projection', 'queries', 'growth', 'bursts', 'overhead'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 export interface Profile {
@@ -65,6 +65,10 @@ export interface Profile {
   syntheticCapMs: number;
   saturationRepeats: number;
   drainRepeats: number;
+  /** Observability overhead: rounds of (off, on), each a closed loop through the edge of this long, at this concurrency. */
+  overheadRounds: number;
+  overheadStepMs: number;
+  overheadConcurrency: number;
 }
 
 const full: Profile = {
@@ -106,6 +110,9 @@ const full: Profile = {
   syntheticCapMs: 20_000,
   saturationRepeats: 1,
   drainRepeats: 1,
+  overheadRounds: 3,
+  overheadStepMs: 8_000,
+  overheadConcurrency: 16,
 };
 
 const quick: Profile = {
@@ -141,6 +148,8 @@ const quick: Profile = {
   syntheticCapMs: 5_000,
   saturationRepeats: 1,
   drainRepeats: 1,
+  overheadRounds: 2,
+  overheadStepMs: 4_000,
 };
 
 const smoke: Profile = {
@@ -182,6 +191,9 @@ const smoke: Profile = {
   quietTimeoutMs: 3_000,
   holdDrainCapMs: 5_000,
   syntheticCapMs: 5_000,
+  overheadRounds: 1,
+  overheadStepMs: 500,
+  overheadConcurrency: 4,
 };
 
 export const PROFILES: Record<Mode, Profile> = { smoke, quick, full };
