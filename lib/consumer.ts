@@ -212,14 +212,15 @@ export class EventConsumer {
   }
 
   private decodeOrPark({ ch, msg }: Delivery): Envelope | undefined {
+    let e: Envelope;
     try {
-      const e = decodeEnvelope(msg.content);
-      startDelivery(this.opts.queue, msg, e, this.opts.linkTraces ?? false);
-      return e;
+      e = decodeEnvelope(msg.content);
     } catch (err) {
       this.park(ch, msg, `undecodable event: ${(err as Error).message}`);
       return undefined;
     }
+    startDelivery(this.opts.queue, msg, e, this.opts.linkTraces ?? false);
+    return e;
   }
 
   private async deliver(d: Delivery, handle: (e: Envelope) => Promise<void>): Promise<void> {
