@@ -1,4 +1,4 @@
-// How long and how big each mode runs. `full` is the default (about 16
+// How long and how big each mode runs. `full` is the default (about 18
 // minutes on a 2-core machine), `quick` ends in a few minutes, and `smoke`
 // (the test suite's) in well under a minute, with the same code paths.
 export type Mode = 'smoke' | 'quick' | 'full';

@@ -1,5 +1,5 @@
 // `npm run bench`: the command line of runBench.
-//   npm run bench                     full run (under ~15 minutes)
+//   npm run bench                     full run (under ~18 minutes)
 //   npm run bench -- --quick          about a minute or two
 //   npm run bench -- --only=commands,queries
 //   npm run bench -- --quick --only=overhead   (tracing off vs on, side by side)
