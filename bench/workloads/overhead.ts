@@ -24,6 +24,8 @@ export interface Variant {
 export const VARIANTS: Variant[] = [
   { name: 'off', label: 'tracing off', env: () => ({}) },
   { name: 'tracing', label: 'tracing on (OTLP export)', env: (sink) => tracingEnv(sink.url) },
+  // What production would run: the instrumentation everywhere, one trace in ten recorded and exported.
+  { name: 'tracing_10pct', label: 'tracing on, 10% sampled', env: (sink) => ({ ...tracingEnv(sink.url), OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }) },
 ];
 
 /** The four services again, with `env` on top of the mesh's settings. */
