@@ -65,10 +65,14 @@ export interface Profile {
   syntheticCapMs: number;
   saturationRepeats: number;
   drainRepeats: number;
-  /** Observability overhead: rounds of (off, on), each a closed loop through the edge of this long, at this concurrency. */
+  /**
+   * Observability overhead: rounds of every variant, each a closed loop through the edge of
+   * `overheadStepMs` at `overheadConcurrency`, then as long at a fixed `overheadRatePerSec`.
+   */
   overheadRounds: number;
   overheadStepMs: number;
   overheadConcurrency: number;
+  overheadRatePerSec: number;
 }
 
 const full: Profile = {
@@ -113,6 +117,7 @@ const full: Profile = {
   overheadRounds: 3,
   overheadStepMs: 8_000,
   overheadConcurrency: 16,
+  overheadRatePerSec: 40,
 };
 
 const quick: Profile = {
@@ -194,6 +199,7 @@ const smoke: Profile = {
   overheadRounds: 1,
   overheadStepMs: 500,
   overheadConcurrency: 4,
+  overheadRatePerSec: 20,
 };
 
 export const PROFILES: Record<Mode, Profile> = { smoke, quick, full };

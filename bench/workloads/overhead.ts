@@ -1,15 +1,18 @@
-// (10) What observability costs: the same closed loop of CreateOrder through
-// the edge (REST → gRPC → store → broker → order process → projector), with
-// every service restarted per variant. Tracing on exports every span over
-// OTLP/HTTP to a receiver in the bench process that counts and drops them,
-// so the export is paid for and the keeping is not. Variants alternate
-// (off, on, off, on, …) so that a drift of the shared machine hits each alike.
+// (10) What observability costs: CreateOrder through the edge (REST → gRPC →
+// store → broker → order process → projector) with every service restarted
+// per variant, as a closed loop (throughput) and then at a fixed rate
+// (latency, and CPU per order of every process). Tracing on exports every
+// span over OTLP/HTTP to a receiver in the bench process that counts and
+// drops them, so the export is paid for and the keeping is not. Variants
+// alternate (off, on, …, off, on, …) so that a drift of the shared machine
+// hits each alike.
 import { performance } from 'node:perf_hooks';
 import { SERVICES, type ServiceName } from '../../kit/mesh';
 import { startOtlpReceiver, tracingEnv, type OtlpReceiver } from '../../kit/otlp-receiver';
 import { orderRequest, restartService, waitQuiet, type Ctx } from '../context';
-import { closedLoop } from '../load';
+import { closedLoop, openLoop } from '../load';
 import { summarize } from '../stats';
+import { sleep } from '../../kit/wait';
 
 const g = 'overhead';
 
@@ -23,10 +26,27 @@ export interface Variant {
 /** The first is the reference the others are compared with. */
 export const VARIANTS: Variant[] = [
   { name: 'off', label: 'tracing off', env: () => ({}) },
-  { name: 'tracing', label: 'tracing on (OTLP export)', env: (sink) => tracingEnv(sink.url) },
+  { name: 'tracing', label: 'tracing on (OTLP export)', env: (sink) => tracingEnv(sink.url, { scheduleDelayMs: EXPORT_EVERY_MS }) },
   // What production would run: the instrumentation everywhere, one trace in ten recorded and exported.
-  { name: 'tracing_10pct', label: 'tracing on, 10% sampled', env: (sink) => ({ ...tracingEnv(sink.url), OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }) },
+  {
+    name: 'tracing_10pct',
+    label: 'tracing on, 10% sampled',
+    env: (sink) => ({ ...tracingEnv(sink.url, { scheduleDelayMs: EXPORT_EVERY_MS }), OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }),
+  },
 ];
+
+/** Spans are exported this often (the SDK's default is 5 s), so a variant's spans arrive before the next one starts. */
+const EXPORT_EVERY_MS = 1_000;
+
+/** Waits until no span has arrived for a while: the services' last export of this variant is in. */
+async function exportsSettled(sink: OtlpReceiver): Promise<void> {
+  const deadline = performance.now() + 10 * EXPORT_EVERY_MS;
+  let last = -1;
+  while (sink.count() !== last && performance.now() < deadline) {
+    last = sink.count();
+    await sleep(1.5 * EXPORT_EVERY_MS);
+  }
+}
 
 /** The four services again, with `env` on top of the mesh's settings. */
 async function restartAll(ctx: Ctx, env: NodeJS.ProcessEnv, why: string): Promise<void> {
@@ -35,42 +55,53 @@ async function restartAll(ctx: Ctx, env: NodeJS.ProcessEnv, why: string): Promis
   await restartService(ctx, 'edge', env, why);
 }
 
-const cpuOfMesh = (cpu: Record<string, number>) => ['store', ...SERVICES].reduce((sum, k) => sum + (cpu[k] ?? 0), 0);
+const MESH = ['store', ...SERVICES];
+
+/** One CreateOrder through the edge, as a client of the REST API sends it. */
+function postOrder(ctx: Ctx, i: number): Promise<unknown> {
+  const { req } = orderRequest(ctx, i);
+  return ctx.http.post('/cqrs/commands/orders', { user_id: req.userId, product_id: req.productId, quantity: req.quantity }).then(() => ctx.acks.push(performance.now()));
+}
 
 async function measure(ctx: Ctx, v: Variant, sink: OtlpReceiver, round: number): Promise<void> {
   const p = ctx.p;
-  ctx.progress.step(`overhead: ${v.label}, round ${round + 1} of ${p.overheadRounds}: restarting the services`);
+  const step = (what: string) => ctx.progress.step(`overhead: ${v.label}, round ${round + 1} of ${p.overheadRounds}: ${what}`);
+  const prefix = `overhead.${v.name}`;
+  const first = 1_000_000 + round * 100_000 + VARIANTS.indexOf(v) * 30_000;
+  step('restarting the services');
   await restartAll(ctx, v.env(sink), `the overhead workload (${v.label})`);
   await waitQuiet(ctx);
-  ctx.progress.step(`overhead: ${v.label}, round ${round + 1}: CreateOrder through the edge, c=${p.overheadConcurrency}, ${p.overheadStepMs / 1000} s`);
+
+  // How many commands it takes at all (closed loop): the figure a shared machine shakes most.
+  step(`closed loop through the edge, c=${p.overheadConcurrency}, ${p.overheadStepMs / 1000} s`);
+  const sat = await closedLoop({ concurrency: p.overheadConcurrency, durationMs: p.overheadStepMs, warmupMs: p.warmupMs, op: (i) => postOrder(ctx, first + i) });
+  ctx.figs.add(`${prefix}.throughput`, sat.throughput, { unit: 'calls/s', better: 'higher', label: `${v.label}: CreateOrder via the edge, closed loop c=${p.overheadConcurrency}: throughput`, group: g, samples: sat.ok });
+  await waitQuiet(ctx, p.holdDrainCapMs);
+  if (v !== VARIANTS[0]) await exportsSettled(sink);
+
+  // What each order costs at the same offered rate: CPU per order is then free of the idle
+  // work (health checks, lag reports) that a slower variant would spread over fewer orders.
+  step(`${p.overheadRatePerSec}/s through the edge, ${p.overheadStepMs / 1000} s`);
   const spans0 = sink.count();
   const cpu0 = ctx.bm.cpu();
-  let acked = 0;
-  const r = await closedLoop({
-    concurrency: p.overheadConcurrency,
-    durationMs: p.overheadStepMs,
-    warmupMs: p.warmupMs,
-    op: async (i) => {
-      const { req } = orderRequest(ctx, 1_000_000 + round * 100_000 + i);
-      await ctx.http.post('/cqrs/commands/orders', { user_id: req.userId, product_id: req.productId, quantity: req.quantity });
-      ctx.acks.push(performance.now());
-      acked++;
-    },
-  });
-  // Until the order process and the projector are done with it: their work is part of each order's cost.
+  const fixed = await openLoop({ ratePerSec: p.overheadRatePerSec, durationMs: p.overheadStepMs, maxInFlight: 64, op: (i) => postOrder(ctx, first + 20_000 + i) });
+  // Until the order process and the projector are done with them: their work is part of each order's cost.
   await waitQuiet(ctx, p.holdDrainCapMs);
-  const cpuMs = (cpuOfMesh(ctx.bm.cpu()) - cpuOfMesh(cpu0)) * 1000;
-  const s = summarize(r.latencies);
-  const label = `CreateOrder via the edge c=${p.overheadConcurrency}, ${v.label}`;
-  const prefix = `overhead.${v.name}`;
-  ctx.figs.add(`${prefix}.throughput`, r.throughput, { unit: 'calls/s', better: 'higher', label: `${label}: throughput`, group: g, samples: r.ok });
+  const cpu1 = ctx.bm.cpu();
+  if (v !== VARIANTS[0]) await exportsSettled(sink);
+  const label = `${v.label}: CreateOrder via the edge at ${p.overheadRatePerSec}/s`;
+  const s = summarize(fixed.latencies);
+  const n = fixed.ok;
+  const perOrder = (procs: string[]) => (n ? (procs.reduce((sum, k) => sum + (cpu1[k] ?? 0) - (cpu0[k] ?? 0), 0) * 1000) / n : NaN);
   ctx.figs.add(`${prefix}.p50`, s.p50, { unit: 'ms', better: 'lower', label: `${label}: latency p50`, group: g, samples: s.n });
   ctx.figs.add(`${prefix}.p99`, s.p99, { unit: 'ms', better: 'lower', label: `${label}: latency p99`, group: g });
-  ctx.figs.add(`${prefix}.cpu_ms_per_order`, acked ? cpuMs / acked : NaN, { unit: 'ms', better: 'lower', label: `${label}: CPU of the mesh (store and services) per order, projection included`, group: g, samples: acked });
-  if (v.name !== VARIANTS[0].name) {
-    ctx.figs.add(`${prefix}.spans_per_order`, acked ? (sink.count() - spans0) / acked : NaN, { unit: 'spans', better: 'none', label: `${label}: spans exported per order`, group: g });
+  ctx.figs.add(`${prefix}.cpu_ms_per_order`, perOrder(MESH), { unit: 'ms', better: 'lower', label: `${label}: CPU of the mesh (store and services) per order, projection included`, group: g, samples: n });
+  for (const proc of MESH) ctx.figs.add(`${prefix}.cpu_ms_per_order.${proc}`, perOrder([proc]), { unit: 'ms', better: 'lower', label: `${label}: CPU of ${proc} per order`, group: g });
+  if (v !== VARIANTS[0]) ctx.figs.add(`${prefix}.spans_per_order`, n ? (sink.count() - spans0) / n : NaN, { unit: 'spans', better: 'none', label: `${label}: spans exported per order`, group: g });
+  for (const [what, r] of [['closed loop', sat], [`${p.overheadRatePerSec}/s`, fixed]] as const) {
+    if (r.errors) ctx.notes.push(`overhead, ${v.label}, ${what}: ${r.errors} errors (${Object.entries(r.errorKinds).map(([k, c]) => `${k}: ${c}`).join(', ')})`);
   }
-  if (r.errors) ctx.notes.push(`${label}: ${r.errors} errors (${Object.entries(r.errorKinds).map(([k, n]) => `${k}: ${n}`).join(', ')})`);
+  if (fixed.shed) ctx.notes.push(`overhead, ${v.label}: ${fixed.shed} of ${fixed.offered} orders at ${p.overheadRatePerSec}/s were not sent (64 in flight already): the rate is above what the mesh takes`);
 }
 
 export async function runOverhead(ctx: Ctx, variants: Variant[] = VARIANTS): Promise<void> {
@@ -90,5 +121,6 @@ export async function runOverhead(ctx: Ctx, variants: Variant[] = VARIANTS): Pro
     ctx.figs.relate(`overhead.${v.name}.p50`, `overhead.${ref}.p50`, `latency ÷ ${variants[0].label}`);
     ctx.figs.relate(`overhead.${v.name}.p99`, `overhead.${ref}.p99`, `latency ÷ ${variants[0].label}`);
     ctx.figs.relate(`overhead.${v.name}.cpu_ms_per_order`, `overhead.${ref}.cpu_ms_per_order`, `CPU per order ÷ ${variants[0].label}`);
+    for (const proc of MESH) ctx.figs.relate(`overhead.${v.name}.cpu_ms_per_order.${proc}`, `overhead.${ref}.cpu_ms_per_order.${proc}`, `CPU per order ÷ ${variants[0].label}`);
   }
 }
