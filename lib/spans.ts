@@ -5,6 +5,14 @@
 // relayed or replayed event links back to the command that decided it.
 // Only @opentelemetry/api is loaded here: until lib/tracing.ts enables
 // spans, every function returns at once and allocates nothing.
+//
+// Why by hand: @opentelemetry/instrumentation-amqplib and -mongodb support
+// amqplib 2 and mongodb 7, but their spans would be wrong here. amqplib's
+// consume span holds the context only inside the delivery callback, while
+// the projector applies deliveries later, in batches; it writes its own
+// traceparent on publish and knows nothing of the envelope's, so relays and
+// replays could not link back. mongodb's spans take whatever context is
+// active, and one group commit or one projector batch serves many commands.
 import {
   context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
   type Attributes, type Context, type Link, type Span, type SpanContext, type TextMapGetter,
