@@ -11,9 +11,16 @@ import { enableSpans } from './spans';
 
 let shutdown: (() => Promise<void>) | undefined;
 
-/** Spans still buffered go out before the process exits (bounded by the exporter's timeout). */
+/** A collector that is down must not hold up a process that is stopping. */
+const SHUTDOWN_WAIT_MS = 3_000;
+
+/** Spans still buffered go out before the process exits, for at most SHUTDOWN_WAIT_MS. */
 export async function shutdownTracing(): Promise<void> {
-  await shutdown?.().catch(() => undefined);
+  if (!shutdown) return;
+  let timer: NodeJS.Timeout | undefined;
+  const giveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_WAIT_MS)));
+  await Promise.race([shutdown().catch(() => undefined), giveUp]);
+  clearTimeout(timer);
 }
 
 /** command-svc for dist/command-svc/main.js: the service a main module belongs to. */
