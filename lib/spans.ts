@@ -125,6 +125,7 @@ export interface Publishing {
   eventId: string;
   streamId: string;
   version: number;
+  correlationId: string;
   traceContext: TraceContext;
 }
 
@@ -208,5 +209,13 @@ export function inDeliveries<T>(es: object[], name: string, fn: () => Promise<T>
 }
 
 function messaging(destination: string, e: Publishing): Attributes {
-  return { 'messaging.system': 'rabbitmq', 'messaging.destination.name': destination, 'messaging.message.id': e.eventId, 'cqrs.stream_id': e.streamId, 'cqrs.stream_version': e.version };
+  return {
+    'messaging.system': 'rabbitmq',
+    'messaging.destination.name': destination,
+    'messaging.message.id': e.eventId,
+    // The client's x-request-id when it gave one: what the log lines of the command share.
+    'messaging.message.conversation_id': e.correlationId,
+    'cqrs.stream_id': e.streamId,
+    'cqrs.stream_version': e.version,
+  };
 }
