@@ -33,6 +33,12 @@ beforeAll(async () => {
   } finally {
     grpc.close();
   }
+  // Projected before the order comes: a batch's writes are in its first event's trace, and that must be the order's.
+  await eventually(
+    async () => lines.some((l) => l.name === 'projector-svc' && l.line.includes('"msg":"event projected"') && l.line.includes(`"streamId":"product-${PRODUCT.productId}"`)) || undefined,
+    20_000,
+    'the product to be projected',
+  );
 }, 120_000);
 
 afterAll(async () => {
