@@ -10,6 +10,7 @@ import { ConcurrencyError } from '../domain/errors';
 import type { DomainEvent, StreamKind } from '../domain/events';
 import { newEnvelope, type EventMeta } from '../lib/envelope';
 import type { Logger } from '../lib/logger';
+import { eventsDeferred } from '../lib/metrics';
 import { activeTraceContext, detached, sharedSpans, traceFieldsOf } from '../lib/spans';
 import { commitDoc, type EventStore, type Loaded } from '../lib/event-store';
 import type { CommitWriter } from './commit-writer';
@@ -152,6 +153,7 @@ export class CommandHandler {
       await this.publisher.publish(envelopes);
       this.writer.settled(commitId);
     } catch (err) {
+      eventsDeferred.inc(envelopes.length);
       this.log.warn({ err: (err as Error).message, eventIds: envelopes.map((e) => e.eventId) }, 'publish deferred to the outbox relay');
     }
   }

@@ -5,10 +5,12 @@ import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
 import { AmqpConnection, declareExchange } from '../lib/amqp';
 import { EXCHANGE, encodeEnvelope, publishOptions, routingKey } from '../lib/envelope';
 import { UnavailableError } from '../lib/grpc-errors';
+import { eventsConfirmed, eventsPublished } from '../lib/metrics';
 import { publishSpan } from '../lib/spans';
 
 export class EventPublisher {
   private channel?: ConfirmChannel;
+  private readonly confirmListeners: Array<() => void> = [];
 
   constructor(private readonly amqp: AmqpConnection) {}
 
@@ -22,6 +24,11 @@ export class EventPublisher {
       ch.on('error', () => undefined); // the connection's handler logs and reconnects
       this.channel = ch;
     });
+  }
+
+  /** Called once per event the broker confirmed. */
+  onConfirm(listener: () => void): void {
+    this.confirmListeners.push(listener);
   }
 
   get isUp(): boolean {
@@ -45,8 +52,12 @@ export class EventPublisher {
             try {
               ch.publish(EXCHANGE, routingKey(e), encodeEnvelope(e), options, (err) => {
                 confirmed(err);
-                return err ? reject(new UnavailableError(`broker did not confirm event ${e.eventId}`)) : resolve();
+                if (err) return reject(new UnavailableError(`broker did not confirm event ${e.eventId}`));
+                eventsConfirmed.inc();
+                for (const l of this.confirmListeners) l();
+                resolve();
               });
+              eventsPublished.inc();
             } catch (err) {
               confirmed(err);
               reject(err);

@@ -3,7 +3,8 @@
 // First: tracing must be set up before grpc-js and http are loaded.
 import '../lib/tracing';
 import { join, resolve } from 'node:path';
-import { address, common, int, port, readConfig, str } from '../lib/config';
+import { address, common, int, port, portOrOff, readConfig, str } from '../lib/config';
+import { serveMetrics } from '../lib/metrics';
 import { runService } from '../lib/lifecycle';
 import { repoRoot } from '../lib/paths';
 import { createEdge, DEFAULT_CALL_TIMEOUT_MS } from './server';
@@ -19,6 +20,7 @@ runService('edge', async (log) => {
     ENVOY_CONFIG: str(join(repoRoot, 'envoy', 'envoy.yaml')),
     OPENAPI_PATH: str(join(repoRoot, 'gen', 'openapi.json')),
     EDGE_CALL_TIMEOUT_MS: int(DEFAULT_CALL_TIMEOUT_MS, 1),
+    METRICS_PORT: portOrOff(9100),
   });
   const edge = await createEdge({
     descriptorPath: resolve(config.DESCRIPTOR_PATH),
@@ -32,6 +34,12 @@ runService('edge', async (log) => {
     openApiPath: resolve(config.OPENAPI_PATH),
   });
   const bound = await edge.listen(config.EDGE_PORT, config.HOST);
+  const metrics = await serveMetrics('edge', config.HOST, config.METRICS_PORT, log);
   log.info({ host: config.HOST, port: bound }, 'edge listening');
-  return { stop: () => edge.close() };
+  return {
+    async stop() {
+      await metrics?.stop();
+      await edge.close();
+    },
+  };
 });

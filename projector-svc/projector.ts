@@ -12,7 +12,8 @@ import { ConcurrencyError } from '../domain/errors';
 import { parseStream } from '../domain/events';
 import { readStream, type EventStore } from '../lib/event-store';
 import { isDuplicateKey, writeErrorsOf } from '../lib/mongo';
-import { UnprocessableEvent, type Envelope } from '../lib/consumer';
+import { PROJECTOR_QUEUE, UnprocessableEvent, type Envelope } from '../lib/consumer';
+import { eventsDuplicates, eventsGapsFilled } from '../lib/metrics';
 import type { Logger } from '../lib/logger';
 import { KeyedLock } from '../lib/keyed-lock';
 import { Lru } from '../lib/lru';
@@ -45,6 +46,7 @@ interface Projected<D> {
 }
 
 const CACHED_DOCS = 20_000;
+const CONSUMER = { consumer: PROJECTOR_QUEUE };
 
 export class Projector {
   private readonly serial = new KeyedLock();
@@ -102,7 +104,7 @@ export class Projector {
       .filter((r) => r.after !== r.before || taken.has(r.after._id))
       .map((r) => (taken.has(r.after._id) ? { ...r.after, contrib: taken.get(r.after._id) } : r.after));
     await this.save(this.read.orders, toSave, unstoredIds(orders));
-    for (const r of [...orders, ...products]) this.logApplied(r);
+    this.logApplied(events.length, [...orders, ...products]);
   }
 
   private async fold<D extends Versioned>(
@@ -305,10 +307,16 @@ export class Projector {
     for (const d of docs) this.docs.set(cacheKey(coll, d._id), { ...d, rev: (d.rev ?? 0) + 1 });
   }
 
-  private logApplied({ applied, filled }: Projected<unknown>): void {
-    for (const e of applied) {
-      this.log.info({ ...deliveryFieldsOf(e), eventId: e.eventId, streamId: e.streamId, version: e.version, correlationId: e.correlationId, type: e.payload.$case, filled }, 'event projected');
+  private logApplied(received: number, results: Array<Projected<unknown>>): void {
+    let applied = 0;
+    for (const r of results) {
+      applied += r.applied.length;
+      eventsGapsFilled.inc(CONSUMER, r.filled);
+      for (const e of r.applied) {
+        this.log.info({ ...deliveryFieldsOf(e), eventId: e.eventId, streamId: e.streamId, version: e.version, correlationId: e.correlationId, type: e.payload.$case, filled: r.filled }, 'event projected');
+      }
     }
+    eventsDuplicates.inc(CONSUMER, received - applied);
   }
 }
 

@@ -4,6 +4,7 @@ import { OrderStatus } from '../gen/ts/cqrs/v1/common';
 import type { QueryServiceServer } from '../gen/ts/cqrs/v1/query_service';
 import { NotFoundError, Violations } from '../domain/errors';
 import { validateOrderId } from '../domain/validation';
+import { mayActFor } from '../lib/access';
 import { unary } from '../lib/grpc-server';
 import type { HealthReport } from '../lib/health';
 import type { Logger } from '../lib/logger';
@@ -41,12 +42,13 @@ async function pageOrders(read: ReadStore, filter: Filter<OrderDoc>, size: numbe
 
 export function queryService(read: ReadStore, health: () => HealthReport, log: Logger): QueryServiceServer {
   return {
-    getOrder: unary(log, 'GetOrder', async (req) => {
+    getOrder: unary(log, 'GetOrder', async (req, md) => {
       const v = new Violations();
       validateOrderId(v, req.orderId);
       v.throwIfAny();
       const doc = await read.orders.findOne({ _id: req.orderId });
-      if (!doc) throw new NotFoundError(`order ${req.orderId} not found`);
+      // Someone else's order answers exactly as a missing one does.
+      if (!doc || !mayActFor(md, doc.user_id)) throw new NotFoundError(`order ${req.orderId} not found`);
       return { order: toOrder(doc) };
     }),
     listOrders: unary(log, 'ListOrders', async (req) =>
