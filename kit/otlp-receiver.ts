@@ -1,5 +1,5 @@
 // An OTLP/HTTP trace receiver for tests and the bench: what the services'
-// exporter (lib/tracing.ts, OTLP JSON) sends to POST /v1/traces, flattened
+// exporter (lib/tracing.ts, with OTLP JSON) sends to POST /v1/traces, flattened
 // into one span record per span with its service's name. With `keep: false`
 // it only counts, so a benchmark pays for the export and not for the keeping.
 import { createServer, type Server } from 'node:http';
@@ -130,6 +130,8 @@ export function tracingEnv(url: string, o: { scheduleDelayMs?: number } = {}): N
   return {
     TRACING: 'on',
     OTEL_EXPORTER_OTLP_ENDPOINT: url,
+    // The receiver reads JSON; the services' default is protobuf.
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     ...(o.scheduleDelayMs !== undefined ? { OTEL_BSP_SCHEDULE_DELAY: String(o.scheduleDelayMs) } : {}),
   };
 }

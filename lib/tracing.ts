@@ -2,11 +2,12 @@
 // main.ts imports this module first: the gRPC and HTTP instrumentations patch
 // @grpc/grpc-js and node:http as they are required, so they must be
 // registered before anything else loads them. The exporter is OTLP over
-// HTTP (JSON), configured by the standard OTEL_* variables
-// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER,
-// OTEL_BSP_SCHEDULE_DELAY, ...). With tracing off not one SDK module is loaded.
+// HTTP, protobuf or JSON, configured by the standard OTEL_* variables
+// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME,
+// OTEL_TRACES_SAMPLER, OTEL_BSP_SCHEDULE_DELAY, ...). With tracing off not
+// one SDK module is loaded.
 import { basename, dirname } from 'node:path';
-import { bool, ConfigError, readConfig } from './config';
+import { bool, ConfigError, oneOf, readConfig } from './config';
 import { enableSpans } from './spans';
 
 let shutdown: (() => Promise<void>) | undefined;
@@ -35,9 +36,20 @@ const UNTRACED_PATHS = /^\/(metrics|healthz?|readyz|livez)(\/|\?|$)/;
 /** gRPC methods called on a timer by probes and tools (grpc.health.v1, reflection). */
 const UNTRACED_METHODS = ['Check', 'Watch', 'ServerReflectionInfo'];
 
-function start(): void {
+/** OTLP over HTTP only (the spec's default first); OTLP/gRPC would be one more exporter to carry. */
+const PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+type Protocol = (typeof PROTOCOLS)[number];
+
+function exporterFor(protocol: Protocol) {
+  const { OTLPTraceExporter } =
+    protocol === 'http/json'
+      ? (require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http'))
+      : (require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto'));
+  return new OTLPTraceExporter();
+}
+
+function start(protocol: Protocol): void {
   const { NodeTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
-  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
   const { W3CTraceContextPropagator } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
   const { defaultResource, detectResources, envDetector, resourceFromAttributes } = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
   const { registerInstrumentations } = require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
@@ -48,7 +60,7 @@ function start(): void {
   const resource = defaultResource()
     .merge(resourceFromAttributes({ 'service.name': processName() }))
     .merge(detectResources({ detectors: [envDetector] }));
-  const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())] });
+  const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporterFor(protocol))] });
   provider.register({ propagator: new W3CTraceContextPropagator() });
   registerInstrumentations({
     tracerProvider: provider,
@@ -61,9 +73,12 @@ function start(): void {
   shutdown = () => provider.shutdown();
 }
 
-function tracingSetting(): boolean {
+/** The protocol to export with, or undefined with tracing off. */
+function tracingSetting(): Protocol | undefined {
   try {
-    return readConfig({ TRACING: bool(false) }).TRACING;
+    if (!readConfig({ TRACING: bool(false) }).TRACING) return undefined;
+    const { OTEL_EXPORTER_OTLP_PROTOCOL: general } = readConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: oneOf(PROTOCOLS, 'http/protobuf') });
+    return readConfig({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: oneOf(PROTOCOLS, general) }).OTEL_EXPORTER_OTLP_TRACES_PROTOCOL;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // Imported before runService can report it: say it the same way and stop.
@@ -72,4 +87,5 @@ function tracingSetting(): boolean {
   }
 }
 
-if (tracingSetting()) start();
+const protocol = tracingSetting();
+if (protocol) start(protocol);
