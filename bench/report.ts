@@ -143,7 +143,7 @@ const GROUPS: Array<[string, string]> = [
   ['docsize', '7. Largest document per collection'],
   ['memory', '8. Memory (peak RSS, VmHWM)'],
   ['baselines', '9. Raw baselines (same run, same machine)'],
-  ['overhead', '10. Observability overhead (tracing off vs on, same run)'],
+  ['overhead', '10. Observability overhead (metrics and tracing off vs on, same run)'],
 ];
 
 export function renderMarkdown(r: BenchResults, resultsMdPath: string, outDir: string, jsonPath: string, analysisPath?: string): string {

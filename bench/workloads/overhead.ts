@@ -1,6 +1,6 @@
-// (10) What observability costs: CreateOrder through the edge (REST → gRPC →
-// store → broker → order process → projector) with every service restarted
-// per variant, as a closed loop (throughput) and then at a fixed rate
+// (10) What observability costs, metrics and tracing: CreateOrder through
+// the edge (REST → gRPC → store → broker → order process → projector) with
+// every service restarted per variant, as a closed loop (throughput) and then at a fixed rate
 // (latency, and CPU per order of every process). Tracing on exports every
 // span over OTLP/HTTP to a receiver in the bench process that counts and
 // drops them, so the export is paid for and the keeping is not. Variants
@@ -21,16 +21,20 @@ export interface Variant {
   label: string;
   /** The services' settings for this variant. */
   env: (sink: OtlpReceiver) => NodeJS.ProcessEnv;
+  /** It exports spans: wait for them, count them. */
+  traced?: boolean;
 }
 
-/** The first is the reference the others are compared with. */
+/** The first is the reference the others are compared with. Metrics are on unless METRICS_PORT is off (the mesh gives each process a port). */
 export const VARIANTS: Variant[] = [
-  { name: 'off', label: 'tracing off', env: () => ({}) },
-  { name: 'tracing', label: 'tracing on (OTLP export)', env: (sink) => tracingEnv(sink.url, { scheduleDelayMs: EXPORT_EVERY_MS }) },
+  { name: 'off', label: 'metrics and tracing off', env: () => ({ METRICS_PORT: 'off' }) },
+  { name: 'metrics', label: 'metrics on, tracing off', env: () => ({}) },
+  { name: 'tracing', label: 'metrics and tracing on (every trace exported)', traced: true, env: (sink) => tracingEnv(sink.url, { scheduleDelayMs: EXPORT_EVERY_MS }) },
   // What production would run: the instrumentation everywhere, one trace in ten recorded and exported.
   {
     name: 'tracing_10pct',
-    label: 'tracing on, 10% sampled',
+    label: 'metrics on, tracing on with 10% sampled',
+    traced: true,
     env: (sink) => ({ ...tracingEnv(sink.url, { scheduleDelayMs: EXPORT_EVERY_MS }), OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }),
   },
 ];
@@ -77,7 +81,7 @@ async function measure(ctx: Ctx, v: Variant, sink: OtlpReceiver, round: number):
   const sat = await closedLoop({ concurrency: p.overheadConcurrency, durationMs: p.overheadStepMs, warmupMs: p.warmupMs, op: (i) => postOrder(ctx, first + i) });
   ctx.figs.add(`${prefix}.throughput`, sat.throughput, { unit: 'calls/s', better: 'higher', label: `${v.label}: CreateOrder via the edge, closed loop c=${p.overheadConcurrency}: throughput`, group: g, samples: sat.ok });
   await waitQuiet(ctx, p.holdDrainCapMs);
-  if (v !== VARIANTS[0]) await exportsSettled(sink);
+  if (v.traced) await exportsSettled(sink);
 
   // What each order costs at the same offered rate: CPU per order is then free of the idle
   // work (health checks, lag reports) that a slower variant would spread over fewer orders.
@@ -88,7 +92,7 @@ async function measure(ctx: Ctx, v: Variant, sink: OtlpReceiver, round: number):
   // Until the order process and the projector are done with them: their work is part of each order's cost.
   await waitQuiet(ctx, p.holdDrainCapMs);
   const cpu1 = ctx.bm.cpu();
-  if (v !== VARIANTS[0]) await exportsSettled(sink);
+  if (v.traced) await exportsSettled(sink);
   const label = `${v.label}: CreateOrder via the edge at ${p.overheadRatePerSec}/s`;
   const s = summarize(fixed.latencies);
   const n = fixed.ok;
@@ -97,7 +101,7 @@ async function measure(ctx: Ctx, v: Variant, sink: OtlpReceiver, round: number):
   ctx.figs.add(`${prefix}.p99`, s.p99, { unit: 'ms', better: 'lower', label: `${label}: latency p99`, group: g });
   ctx.figs.add(`${prefix}.cpu_ms_per_order`, perOrder(MESH), { unit: 'ms', better: 'lower', label: `${label}: CPU of the mesh (store and services) per order, projection included`, group: g, samples: n });
   for (const proc of MESH) ctx.figs.add(`${prefix}.cpu_ms_per_order.${proc}`, perOrder([proc]), { unit: 'ms', better: 'lower', label: `${label}: CPU of ${proc} per order`, group: g });
-  if (v !== VARIANTS[0]) ctx.figs.add(`${prefix}.spans_per_order`, n ? (sink.count() - spans0) / n : NaN, { unit: 'spans', better: 'none', label: `${label}: spans exported per order`, group: g });
+  if (v.traced) ctx.figs.add(`${prefix}.spans_per_order`, n ? (sink.count() - spans0) / n : NaN, { unit: 'spans', better: 'none', label: `${label}: spans exported per order`, group: g });
   for (const [what, r] of [['closed loop', sat], [`${p.overheadRatePerSec}/s`, fixed]] as const) {
     if (r.errors) ctx.notes.push(`overhead, ${v.label}, ${what}: ${r.errors} errors (${Object.entries(r.errorKinds).map(([k, c]) => `${k}: ${c}`).join(', ')})`);
   }

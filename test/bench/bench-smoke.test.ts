@@ -63,6 +63,7 @@ const EXPECTED = [
   'baselines.codec.proto_encode',
   'baselines.codec.json_parse',
   'overhead.off.throughput',
+  'overhead.metrics.cpu_ms_per_order',
   'overhead.tracing.throughput',
   'overhead.tracing.cpu_ms_per_order',
 ];
