@@ -1,5 +1,7 @@
 // query-svc: config, wiring, serve. gRPC on QUERY_GRPC_PORT (8011). Needs only
 // the read store, so it keeps answering when the command side is down.
+// First: tracing must be set up before grpc-js and http are loaded.
+import '../lib/tracing';
 import { QueryServiceService } from '../gen/ts/cqrs/v1/query_service';
 import { common, port, portOrOff, readConfig } from '../lib/config';
 import { serveMetrics } from '../lib/metrics';
