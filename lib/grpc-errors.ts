@@ -24,7 +24,7 @@ export function grpcError(code: status, message: string, violations: FieldViolat
 
 /** Known errors keep their meaning; anything else is INTERNAL and logged by the caller. */
 export function toGrpcError(err: unknown): ServiceError {
-  if (err instanceof StatusError) return err.toServiceError();
+  if (err instanceof StatusError) return withTrailers(grpcError(err.code, err.message), err.trailers);
   if (err instanceof ValidationError) return grpcError(status.INVALID_ARGUMENT, `invalid request: ${err.message}`, err.violations);
   if (err instanceof NotFoundError) return grpcError(status.NOT_FOUND, err.message);
   if (err instanceof PreconditionError) return grpcError(status.FAILED_PRECONDITION, err.message);
@@ -32,6 +32,11 @@ export function toGrpcError(err: unknown): ServiceError {
   if (err instanceof UnavailableError) return grpcError(status.UNAVAILABLE, err.message);
   if (isTransient(err)) return grpcError(status.UNAVAILABLE, 'store unavailable; retry');
   return grpcError(status.INTERNAL, 'internal error');
+}
+
+function withTrailers(e: ServiceError, trailers: Record<string, string>): ServiceError {
+  for (const [k, v] of Object.entries(trailers)) e.metadata.set(k, v);
+  return e;
 }
 
 export const isInternal = (err: unknown) =>

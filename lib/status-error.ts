@@ -1,7 +1,7 @@
 // An error that already is a gRPC answer: its status code, message and
-// trailing metadata (e.g. `retry-after`) go to the client as they are.
-import type { ServiceError, status } from '@grpc/grpc-js';
-import { grpcError } from './grpc-errors';
+// trailing metadata (e.g. `retry-after`) go to the client as they are
+// (lib/grpc-errors.ts toGrpcError).
+import type { status } from '@grpc/grpc-js';
 
 export class StatusError extends Error {
   override name = 'StatusError';
@@ -11,11 +11,5 @@ export class StatusError extends Error {
     readonly trailers: Record<string, string> = {},
   ) {
     super(message);
-  }
-
-  toServiceError(): ServiceError {
-    const e = grpcError(this.code, this.message);
-    for (const [k, v] of Object.entries(this.trailers)) e.metadata.set(k, v);
-    return e;
   }
 }
