@@ -119,6 +119,7 @@ describe('TLS on (server certificates, no client certificates)', () => {
   test('the services say they serve TLS', () => {
     const listening = mesh.logs.filter((l) => / listening"/.test(l) && /"transport"/.test(l));
     expect(listening.filter((l) => l.includes('"transport":"TLS"')).length).toBe(3);
+    expect(mesh.logs.filter((l) => l.includes('edge listening') && l.includes('"upstreamTransport":"TLS"'))).toHaveLength(1);
   });
 
   test('REST through the edge round-trips over TLS to the services', async () => {
@@ -155,6 +156,7 @@ describe('mTLS on (TLS_CLIENT_AUTH=true)', () => {
   test('the services say they require client certificates', () => {
     const listening = mesh.logs.filter((l) => / listening"/.test(l) && l.includes('"transport":"mTLS'));
     expect(listening.length).toBe(3);
+    expect(mesh.logs.filter((l) => l.includes('edge listening') && l.includes('"upstreamTransport":"TLS with client certificate"'))).toHaveLength(1);
   });
 
   test('REST through the edge round-trips: the edge presents its certificate', async () => {
