@@ -80,7 +80,7 @@ runService('command-svc', async (log) => {
   const server = await serveGrpc({
     process: 'command-svc', host: config.HOST, port: config.COMMAND_GRPC_PORT, log, verifier, reflection: config.GRPC_REFLECTION,
     definition: CommandServiceService,
-    implementation: (health) => commandService(handler, new IdempotencyStore(db), gate, health, log, commandLimiter()),
+    implementation: (health) => commandService(handler, new IdempotencyStore(db), gate, health, log, commandLimiter(process.env, { bySubject: verifier !== undefined })),
     checks: { mongodb: () => pingMongo(db), rabbitmq: () => publisher.isUp && consumer.isUp },
   });
   // The order process is a part that can fall behind alone: its own health service name, not the server's.

@@ -60,13 +60,16 @@ export class TokenBuckets {
 }
 
 /**
- * Who a call counts against: the authenticated subject (`x-cqrs-subject`,
- * set by the auth interceptor once it verified a token); else the client
- * address the nearest proxy saw (the last `x-forwarded-for` entry, which the
- * edge and Envoy append); else the peer address of the call.
+ * Who a call counts against: with authentication on, the token's subject
+ * (`x-cqrs-subject`, which the auth interceptor sets after verifying the
+ * token and drops when a client sends it); else the client address the
+ * nearest proxy saw (the last `x-forwarded-for` entry, which the edge and
+ * Envoy append); else the peer address of the call. With authentication off
+ * nothing vouches for a subject, so a client could pick its own bucket: it
+ * is ignored.
  */
-export function clientKey(md: Record<string, string>, peer: string): string {
-  const subject = md['x-cqrs-subject'];
+export function clientKey(md: Record<string, string>, peer: string, bySubject = true): string {
+  const subject = bySubject ? md['x-cqrs-subject'] : undefined;
   if (subject) return `subject:${subject}`;
   const forwarded = md['x-forwarded-for']?.split(',').map((s) => s.trim()).filter(Boolean).pop();
   if (forwarded) return `addr:${forwarded}`;
@@ -78,14 +81,14 @@ export interface CommandLimiter {
   admit(md: Record<string, string>, peer: string): void;
 }
 
-/** The limiter RATE_LIMIT_* ask for, or none when the rate is 0. */
-export function commandLimiter(env: NodeJS.ProcessEnv = process.env): CommandLimiter | undefined {
+/** The limiter RATE_LIMIT_* ask for, or none when the rate is 0; `bySubject`: authentication is on. */
+export function commandLimiter(env: NodeJS.ProcessEnv, o: { bySubject: boolean }): CommandLimiter | undefined {
   const c = readConfig(rateLimitSpec, env);
   if (c.RATE_LIMIT_PER_SECOND === 0) return undefined;
   const buckets = new TokenBuckets(c.RATE_LIMIT_PER_SECOND, c.RATE_LIMIT_BURST || 2 * c.RATE_LIMIT_PER_SECOND);
   return {
     admit(md, peer) {
-      const key = clientKey(md, peer);
+      const key = clientKey(md, peer, o.bySubject);
       const taken = buckets.take(key);
       if (!taken.ok) {
         throw new StatusError(status.RESOURCE_EXHAUSTED, `rate limit: more than ${buckets.perSecond} commands per second (burst ${buckets.burst}); retry in ${taken.retryAfterS} s`, {
