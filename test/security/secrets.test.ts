@@ -1,7 +1,8 @@
 // Secrets never reach a log line. A whole mesh runs with a password in
-// AMQP_URL (a RabbitMQ user of its own on the test's vhost) at debug level,
-// and serves requests that carry `authorization: Bearer <token>`, through
-// the edge and directly over gRPC, good and bad ones; processes that fail
+// AMQP_URL (a RabbitMQ user of its own on the test's vhost) and auth on, at
+// debug level, and serves requests that carry `authorization: Bearer
+// <token>` (a valid staff token, and a forged one it refuses), through the
+// edge and directly over gRPC, good and bad ones; processes that fail
 // at start-up on a bad URL with a password say why without it. Every line of
 // every process is kept, and neither the token nor a password is in any.
 // The logger's own scrubbing is checked on lines that quote both.
@@ -10,6 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { CreateOrderRequest, ProcessPaymentRequest, UpdateInventoryRequest } from '../../gen/ts/cqrs/v1/command_service';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { localAuth } from '../../kit/auth-keys';
 import { clients } from '../../kit/clients';
 import { createVhost, type TestVhost } from '../../kit/rabbit';
 import { startTestMesh, type TestMesh } from '../../kit/test-mesh';
@@ -24,8 +28,12 @@ const USER = `cqrs-secret-${randomBytes(3).toString('hex')}`;
 
 const rabbitmqctl = (...args: string[]) => execFileSync('rabbitmqctl', args, { stdio: 'pipe', timeout: 30_000 });
 
+/** A valid token, minted once the mesh's key exists. */
+let STAFF_TOKEN = '';
+
 /** Every line that mentions a secret, with its process. */
-const leaks = (lines: string[]) => lines.filter((l) => l.includes(TOKEN) || l.includes(PASSWORD) || l.includes(TOKEN.split('.')[2]));
+const leaks = (lines: string[]) =>
+  lines.filter((l) => [TOKEN, PASSWORD, TOKEN.split('.')[2], STAFF_TOKEN, STAFF_TOKEN.split('.')[2]].some((secret) => secret && l.includes(secret)));
 
 describe('the helpers', () => {
   test('a URL keeps its user and loses its password', () => {
@@ -64,8 +72,11 @@ describe('a whole mesh with a password in AMQP_URL and bearer tokens on its requ
   const lines: string[] = [];
   const seen = new Set<string>();
   let amqpUrl: string;
+  const keys = mkdtempSync(join(tmpdir(), 'cqrs-secrets-auth-'));
 
   beforeAll(async () => {
+    const auth = await localAuth(keys);
+    STAFF_TOKEN = await auth.mint('staff-secret', ['staff']);
     vhost = createVhost('cqrs-secrets');
     rabbitmqctl('add_user', USER, PASSWORD);
     rabbitmqctl('set_permissions', '-p', vhost.name, USER, '.*', '.*', '.*');
@@ -73,6 +84,7 @@ describe('a whole mesh with a password in AMQP_URL and bearer tokens on its requ
     mesh = await startTestMesh({
       amqpUrl,
       logLevel: 'debug',
+      env: { 'command-svc': auth.env, 'query-svc': auth.env },
       onLine: (name, line) => {
         seen.add(name.replace(/-\d+$/, ''));
         lines.push(`${name}: ${line}`);
@@ -82,6 +94,7 @@ describe('a whole mesh with a password in AMQP_URL and bearer tokens on its requ
 
   afterAll(async () => {
     await mesh?.teardown();
+    rmSync(keys, { recursive: true, force: true });
     try {
       rabbitmqctl('delete_user', USER);
     } finally {
@@ -90,7 +103,8 @@ describe('a whole mesh with a password in AMQP_URL and bearer tokens on its requ
   }, 60_000);
 
   test('requests with a token, good and bad, through the edge and over gRPC; start-up failures on URLs with passwords; no line says a secret', async () => {
-    const auth = { authorization: `Bearer ${TOKEN}` };
+    const auth = { authorization: `Bearer ${STAFF_TOKEN}` };
+    const forged = { authorization: `Bearer ${TOKEN}` };
     const edge = mesh.urls.edge;
     expect((await postJson(`${edge}/cqrs/commands/inventory`, { product_id: 6001, product_name: 'Secret', unit_price: 1, quantity: 9, low_stock_threshold: 1 }, auth)).status).toBe(200);
     const created = await postJson(`${edge}/cqrs/commands/orders`, { user_id: 61, product_id: 6001, quantity: 1 }, auth);
@@ -100,14 +114,21 @@ describe('a whole mesh with a password in AMQP_URL and bearer tokens on its requ
     expect((await postJson(`${edge}/cqrs/commands/orders`, '{not json', auth)).status).toBe(400);
     expect((await getJson(`${edge}/cqrs/queries/orders/00000000-0000-4000-8000-000000000000`, auth)).status).toBe(404);
     expect((await getJson(`${edge}/cqrs/nowhere`, auth)).status).toBe(404);
+    // A forged token and a malformed header are refused, and said so in the logs.
+    expect((await postJson(`${edge}/cqrs/commands/orders`, { user_id: 61, product_id: 6001, quantity: 1 }, forged)).status).toBe(401);
+    expect((await getJson(`${edge}/cqrs/queries/orders/${created.body.order_id}`, forged)).status).toBe(401);
+    expect((await getJson(`${edge}/cqrs/queries/orders/${created.body.order_id}`, { authorization: `Basic ${TOKEN}` })).status).toBe(401);
 
     const grpc = clients(mesh.urls.command, mesh.urls.query);
     const md = new Metadata();
-    md.set('authorization', `Bearer ${TOKEN}`);
+    md.set('authorization', `Bearer ${STAFF_TOKEN}`);
+    const forgedMd = new Metadata();
+    forgedMd.set('authorization', `Bearer ${TOKEN}`);
     const unary = (fn: (cb: (err: unknown) => void) => void) => new Promise<unknown>((resolve) => fn((err) => resolve(err)));
     expect(await unary((cb) => grpc.command.updateInventory(UpdateInventoryRequest.fromPartial({ productId: 6002, productName: 'Secret', unitPrice: 1, quantity: 1 }), md, cb))).toBeNull();
     expect(await unary((cb) => grpc.command.createOrder(CreateOrderRequest.fromPartial({ userId: -1, productId: 6002, quantity: 1 }), md, cb))).toMatchObject({ code: 3 });
     expect(await unary((cb) => grpc.command.processPayment(ProcessPaymentRequest.fromPartial({ orderId: 'not-an-order' }), md, cb))).toMatchObject({ code: 3 });
+    expect(await unary((cb) => grpc.command.updateInventory(UpdateInventoryRequest.fromPartial({ productId: 6003, productName: 'Secret', unitPrice: 1, quantity: 1 }), forgedMd, cb))).toMatchObject({ code: 16 });
     grpc.close();
 
     // Start-up failures that quote the URL they could not use.
@@ -126,7 +147,8 @@ describe('a whole mesh with a password in AMQP_URL and bearer tokens on its requ
     // Every process spoke, and the edge logged the requests that carried the token.
     await mesh.teardown();
     for (const name of ['store', 'command-svc', 'query-svc', 'projector-svc', 'edge']) expect(seen).toContain(name);
-    expect(lines.filter((l) => l.startsWith('edge:') && l.includes('"msg":"request"')).length).toBeGreaterThanOrEqual(6);
+    expect(lines.filter((l) => l.startsWith('edge:') && l.includes('"msg":"request"')).length).toBeGreaterThanOrEqual(9);
+    expect(lines.filter((l) => l.includes('call refused: access')).length).toBeGreaterThanOrEqual(4);
     expect(lines.some((l) => l.includes(`${USER}:***@`))).toBe(true);
     expect(leaks(lines)).toEqual([]);
   }, 120_000);
