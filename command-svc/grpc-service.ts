@@ -5,7 +5,8 @@ import * as api from '../gen/ts/cqrs/v1/command_service';
 import { orderStream, productStream } from '../domain/events';
 import { orderDecider, type OrderCommand } from '../domain/order';
 import { productDecider } from '../domain/inventory';
-import { unary } from '../lib/grpc-server';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { unary, type CallContext } from '../lib/grpc-server';
 import { inventoryItem } from '../lib/inventory-view';
 import type { Logger } from '../lib/logger';
 import type { CommandHandler } from './command-handler';
@@ -16,6 +17,8 @@ import { NotFoundError, PreconditionError, ValidationError } from '../domain/err
 import type { ReadSideGate } from './read-side-gate';
 import { checkOrderId, toCancelOrder, toCreateOrder, toProcessPayment, toUpdateInventory } from './requests';
 import type { HealthReport } from '../lib/health';
+import type { CommandLimiter } from '../lib/rate-limit';
+import { StatusError } from '../lib/status-error';
 
 /** A UUID-shaped id derived from an idempotency key: retries name the same order. */
 function uuidFromKey(key: string): string {
@@ -23,11 +26,15 @@ function uuidFromKey(key: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-export function commandService(handler: CommandHandler, idem: IdempotencyStore, gate: ReadSideGate, health: () => HealthReport, log: Logger): api.CommandServiceServer {
-  // Every client command waits at the read-side gate first, and is counted by its outcome.
-  const admitted = <Req, Res>(type: string, fn: (req: Req, md: Record<string, string>) => Promise<Res>) => async (req: Req, md: Record<string, string>) => {
+export function commandService(handler: CommandHandler, idem: IdempotencyStore, gate: ReadSideGate, health: () => HealthReport, log: Logger, limiter?: CommandLimiter): api.CommandServiceServer {
+  // Every client command passes its client's rate limit, then waits at the
+  // read-side gate, and is counted by its outcome. One whose client gave up
+  // meanwhile (cancelled, deadline passed) is dropped before it changes anything.
+  const admitted = <Req, Res>(type: string, fn: (req: Req, md: Record<string, string>) => Promise<Res>) => async (req: Req, md: Record<string, string>, call: CallContext) => {
     try {
-      await gate.admit();
+      limiter?.admit(md, call.peer);
+      await gate.admit(call.signal);
+      if (call.signal.aborted) throw new StatusError(grpcStatus.CANCELLED, 'the client gave up before the command ran');
       const res = await fn(req, md);
       commands.inc({ type, outcome: isReplayed(res) ? 'duplicate' : 'accepted' });
       return res;
@@ -96,7 +103,9 @@ export function commandService(handler: CommandHandler, idem: IdempotencyStore, 
   };
 }
 
-function outcomeOf(err: unknown): 'invalid' | 'rejected' | 'error' {
+function outcomeOf(err: unknown): 'invalid' | 'rejected' | 'limited' | 'abandoned' | 'error' {
   if (err instanceof ValidationError) return 'invalid';
+  if (err instanceof StatusError && err.code === grpcStatus.RESOURCE_EXHAUSTED) return 'limited';
+  if (err instanceof StatusError && err.code === grpcStatus.CANCELLED) return 'abandoned';
   return err instanceof PreconditionError || err instanceof NotFoundError ? 'rejected' : 'error';
 }

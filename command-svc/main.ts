@@ -24,6 +24,7 @@ import { commandService } from './grpc-service';
 import { ORDER_PROCESS_EVENTS, OrderProcess } from './order-process';
 import { OutboxRelay } from './outbox-relay';
 import { ReadSideGate } from './read-side-gate';
+import { commandLimiter, describeLimit, rateLimitSpec } from '../lib/rate-limit';
 
 runService('command-svc', async (log) => {
   const config = readConfig({
@@ -37,10 +38,12 @@ runService('command-svc', async (log) => {
     METRICS_PORT: portOrOff(9101),
     ...authSettings,
     ...consumerLimits,
+    ...rateLimitSpec,
   });
   const metricsOn = config.METRICS_PORT !== 'off';
   const verifier = TokenVerifier.fromConfig(config);
   if (!verifier) log.warn('AUTH is off: any caller may run any command (set AUTH=on)');
+  log.info({ rateLimit: describeLimit() }, 'client command limits');
 
   const mongo = await connectMongo(config.MONGO_URL, log, { timeCommands: metricsOn });
   const db = mongo.db(WRITE_DB);
@@ -77,7 +80,7 @@ runService('command-svc', async (log) => {
   const server = await serveGrpc({
     process: 'command-svc', host: config.HOST, port: config.COMMAND_GRPC_PORT, log, verifier, reflection: config.GRPC_REFLECTION,
     definition: CommandServiceService,
-    implementation: (health) => commandService(handler, new IdempotencyStore(db), gate, health, log),
+    implementation: (health) => commandService(handler, new IdempotencyStore(db), gate, health, log, commandLimiter(process.env, { bySubject: verifier !== undefined })),
     checks: { mongodb: () => pingMongo(db), rabbitmq: () => publisher.isUp && consumer.isUp },
   });
   // The order process is a part that can fall behind alone: its own health service name, not the server's.

@@ -11,7 +11,9 @@
 // reactions are never held, and a projector that stopped reporting (down, or
 // cut off from the broker) holds nothing: writes go on and queue for it.
 import type { AmqpConnection } from '../lib/amqp';
+import { status } from '@grpc/grpc-js';
 import { UnavailableError } from '../lib/grpc-errors';
+import { StatusError } from '../lib/status-error';
 import type { Logger } from '../lib/logger';
 import { LagWatch } from '../lib/read-lag';
 
@@ -57,19 +59,34 @@ export class ReadSideGate {
     this.release();
   }
 
-  /** Resolves once the read side is near enough; throws UnavailableError after maxWaitMs. */
-  async admit(): Promise<void> {
+  /**
+   * Resolves once the read side is near enough; throws UnavailableError
+   * after maxWaitMs, and CANCELLED as soon as `signal` aborts (the client
+   * gave up: the command must not run when the gate opens).
+   */
+  async admit(signal?: AbortSignal): Promise<void> {
     if (!this.over()) return;
     this.held++;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const leave = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', gaveUp);
         this.waiting = this.waiting.filter((w) => w !== go);
+      };
+      const timer = setTimeout(() => {
+        leave();
         reject(new UnavailableError(`the read models are ${this.watch.waitMs() ?? '?'} ms behind; retry shortly`));
       }, this.opts.maxWaitMs);
+      const gaveUp = () => {
+        leave();
+        reject(new StatusError(status.CANCELLED, 'the client gave up while the command waited for the read side'));
+      };
       const go = () => {
-        clearTimeout(timer);
+        leave();
         resolve();
       };
+      if (signal?.aborted) return gaveUp();
+      signal?.addEventListener('abort', gaveUp, { once: true });
       this.waiting.push(go);
     });
   }

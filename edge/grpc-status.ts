@@ -53,3 +53,14 @@ export function statusJson(registry: Registry, print: PrintOptions, code: number
 function fromHeaders(schema: DescMessage, registry: Registry, print: PrintOptions, code: number, message: string): JsonValue {
   return toJson(schema, create(schema, { code, message }), jsonWriteOptions(print, registry));
 }
+
+/**
+ * A `retry-after` (whole seconds) the service sent with its error, as the
+ * HTTP Retry-After header. Envoy passes it through the same way: grpc-js
+ * answers an error before any message as trailers-only, so the metadata is
+ * in the response headers Envoy forwards.
+ */
+export function retryAfterOf(metadata: { get(key: string): Array<string | Buffer> }): string | undefined {
+  const v = metadata.get('retry-after')[0];
+  return typeof v === 'string' && /^\d{1,9}$/.test(v) ? v : undefined;
+}

@@ -8,6 +8,7 @@ import { serveMetrics } from '../lib/metrics';
 import { runService } from '../lib/lifecycle';
 import { repoRoot } from '../lib/paths';
 import { createEdge, DEFAULT_CALL_TIMEOUT_MS } from './server';
+import { describeTls } from '../lib/tls';
 
 runService('edge', async (log) => {
   const config = readConfig({
@@ -35,7 +36,7 @@ runService('edge', async (log) => {
   });
   const bound = await edge.listen(config.EDGE_PORT, config.HOST);
   const metrics = await serveMetrics('edge', config.HOST, config.METRICS_PORT, log);
-  log.info({ host: config.HOST, port: bound }, 'edge listening');
+  log.info({ host: config.HOST, port: bound, upstreamTransport: describeTls().client }, 'edge listening');
   return {
     async stop() {
       await metrics?.stop();

@@ -10,7 +10,8 @@ import { httpDuration, httpRequests } from '../lib/metrics';
 import { loadDescriptorFile, type LoadedDescriptor } from './descriptor';
 import { DocsSite } from './docs';
 import { loadEnvoyOptions, type TranscoderOptions } from './envoy-options';
-import { httpStatusFor, statusJson } from './grpc-status';
+import { upstreamDeadline } from './deadline';
+import { httpStatusFor, retryAfterOf, statusJson } from './grpc-status';
 import { requestIdOf, requestMetadata } from './headers';
 import { readBody, sendBareStatus, sendJson, sendRedirect } from './http-io';
 import { stringifyJson } from './json';
@@ -176,7 +177,9 @@ async function transcode(ctx: Context, req: IncomingMessage, res: ServerResponse
     const body = await readBody(req, ctx.options.maxRequestBodySize);
     const request = encodeRequest(match.route, { bindings: match.bindings, query: parseQuery(query, ctx.options.queryParamUnescapePlus), body }, ctx.descriptor.registry, ctx.options, ignoredFields);
     const metadata = requestMetadata(headers, requestId, req.socket.remoteAddress);
-    const outcome = match.route.serverStreaming ? await callStreaming(ctx, match, request, metadata, res) : await callUnary(ctx, match, request, metadata, res);
+    // The client's grpc-timeout, when shorter than the edge's own, goes on to the service.
+    const deadline = upstreamDeadline(headers, ctx.callTimeoutMs);
+    const outcome = match.route.serverStreaming ? await callStreaming(ctx, match, request, metadata, res, deadline) : await callUnary(ctx, match, request, metadata, res, deadline);
     return { route, grpcMethod, ignoredFields, ...outcome };
   } catch (err) {
     return { route, grpcMethod, ignoredFields, ...sendLocalError(ctx, res, err) };
@@ -192,9 +195,9 @@ function noRoute(ctx: Context, method: string, path: string): TranscodeError {
   return new TranscodeError(`no method for ${method} ${path}${hint}`, 404, 5 /* NOT_FOUND */);
 }
 
-async function callUnary(ctx: Context, match: RouteMatch, request: Uint8Array, metadata: Metadata, res: ServerResponse): Promise<Omit<Outcome, 'grpcMethod'>> {
+async function callUnary(ctx: Context, match: RouteMatch, request: Uint8Array, metadata: Metadata, res: ServerResponse, deadline: Date): Promise<Omit<Outcome, 'grpcMethod'>> {
   const { rpc } = match.route;
-  const call = ctx.upstreams.unary(rpc.service.typeName, rpc.grpcPath, request, metadata, deadline(ctx));
+  const call = ctx.upstreams.unary(rpc.service.typeName, rpc.grpcPath, request, metadata, deadline);
   // A client that goes away cancels the upstream call, as Envoy resets the stream.
   res.on('close', () => res.writableFinished || call.cancel());
   let bytes: Buffer;
@@ -217,10 +220,10 @@ async function callUnary(ctx: Context, match: RouteMatch, request: Uint8Array, m
  * held back until the first message, so an immediate error is still a proper
  * error response; an error after that can only cut the response short.
  */
-function callStreaming(ctx: Context, match: RouteMatch, request: Uint8Array, metadata: Metadata, res: ServerResponse): Promise<Omit<Outcome, 'grpcMethod'>> {
+function callStreaming(ctx: Context, match: RouteMatch, request: Uint8Array, metadata: Metadata, res: ServerResponse, deadline: Date): Promise<Omit<Outcome, 'grpcMethod'>> {
   const { rpc } = match.route;
   const ndjson = ctx.options.print.streamNewlineDelimited;
-  const call = ctx.upstreams.serverStream(rpc.service.typeName, rpc.grpcPath, request, metadata, deadline(ctx));
+  const call = ctx.upstreams.serverStream(rpc.service.typeName, rpc.grpcPath, request, metadata, deadline);
   res.on('close', () => res.writableFinished || call.cancel());
   let count = 0;
   const open = () => {
@@ -268,8 +271,6 @@ function callStreaming(ctx: Context, match: RouteMatch, request: Uint8Array, met
 
 const requestUri = (req: IncomingMessage) => `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
 
-const deadline = (ctx: Context) => new Date(Date.now() + ctx.callTimeoutMs);
-
 /** An upstream error: Envoy's HTTP status, and with convert_grpc_status the google.rpc.Status body. */
 function sendGrpcError(ctx: Context, res: ServerResponse, err: unknown): Omit<Outcome, 'grpcMethod'> {
   if (!isServiceError(err)) return sendLocalError(ctx, res, err);
@@ -279,6 +280,8 @@ function sendGrpcError(ctx: Context, res: ServerResponse, err: unknown): Omit<Ou
   if (err.code === 16 /* UNAUTHENTICATED */ && typeof challenge === 'string') {
     res.setHeader('www-authenticate', challenge.replace(/realm="[^"]*"/, `realm="${requestUri(res.req).replace(/"/g, "%22")}"`));
   }
+  const retryAfter = retryAfterOf(err.metadata);
+  if (retryAfter) res.setHeader('retry-after', retryAfter);
   if (!ctx.options.convertGrpcStatus) {
     sendBareStatus(res, httpStatus, err.code, err.details);
   } else {

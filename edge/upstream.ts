@@ -1,6 +1,7 @@
 // gRPC calls with raw bytes in and out: the edge already holds the encoded
 // request and decodes the response itself, so grpc-js only frames bytes.
-import { Client, credentials, type ClientReadableStream, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Client, type ChannelCredentials, type ClientReadableStream, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { channelCredentials } from '../lib/tls';
 
 const identity = (b: Buffer) => b;
 
@@ -12,12 +13,12 @@ export interface UnaryCall {
 export class Upstreams {
   private readonly clients = new Map<string, Client>();
 
-  /** `addresses`: full service name -> host:port. */
-  constructor(addresses: Record<string, string>) {
+  /** `addresses`: full service name -> host:port; `creds`: TLS when TLS_CA_FILE is set (lib/tls.ts). */
+  constructor(addresses: Record<string, string>, creds: ChannelCredentials = channelCredentials()) {
     for (const [service, address] of Object.entries(addresses)) {
       // No receive limit here: the edge applies max_response_body_size itself
       // so an oversize response is a 500 as in Envoy, not RESOURCE_EXHAUSTED.
-      this.clients.set(service, new Client(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 }));
+      this.clients.set(service, new Client(address, creds, { 'grpc.max_receive_message_length': -1 }));
     }
   }
 

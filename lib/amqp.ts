@@ -4,6 +4,7 @@
 import amqp, { type ChannelModel } from 'amqplib';
 import type { Logger } from './logger';
 import { EXCHANGE } from './envelope';
+import { redactUrl } from './redact';
 
 export type Setup = (conn: ChannelModel) => Promise<void>;
 
@@ -80,7 +81,7 @@ export async function declareExchange(conn: ChannelModel): Promise<void> {
 
 /** Start-up message when the broker is missing, with how to start it here. */
 export function brokerUnreachable(url: string, err: unknown): Error {
-  const safe = url.replace(/\/\/[^@/]*@/, '//***@');
+  const safe = redactUrl(url);
   return new Error(
     `cannot reach RabbitMQ at ${safe} (${(err as Error).message}). ` +
       'Start it with `rabbitmq-server -detached` (or set AMQP_URL to a running broker).',

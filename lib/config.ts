@@ -1,6 +1,7 @@
 // Settings come from environment variables only, are checked once at start-up,
 // and every bad one is named in a single error so a misconfigured deployment
 // fails fast and says exactly what to fix.
+import { redactUrl } from './redact';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -46,10 +47,10 @@ export const url = (fallback?: string, schemes: string[] = []): Setting<string> 
     try {
       parsed = new URL(raw);
     } catch {
-      throw new Error(`must be a URL, got "${raw}"`);
+      throw new Error(`must be a URL, got "${redactUrl(raw)}"`);
     }
     if (schemes.length && !schemes.includes(parsed.protocol.replace(/:$/, ''))) {
-      throw new Error(`must be a ${schemes.join(' or ')} URL, got "${raw}"`);
+      throw new Error(`must be a ${schemes.join(' or ')} URL, got "${redactUrl(raw)}"`);
     }
     return raw;
   },

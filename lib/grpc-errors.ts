@@ -5,6 +5,7 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { BadRequest } from '../gen/ts/google/rpc/error_details';
 import { Status } from '../gen/ts/google/rpc/status';
 import { isTransient } from './mongo';
+import { StatusError } from './status-error';
 import { ConcurrencyError, NotFoundError, PreconditionError, ValidationError, type FieldViolation } from '../domain/errors';
 
 export function grpcError(code: status, message: string, violations: FieldViolation[] = []): ServiceError {
@@ -23,6 +24,7 @@ export function grpcError(code: status, message: string, violations: FieldViolat
 
 /** Known errors keep their meaning; anything else is INTERNAL and logged by the caller. */
 export function toGrpcError(err: unknown): ServiceError {
+  if (err instanceof StatusError) return withTrailers(grpcError(err.code, err.message), err.trailers);
   if (err instanceof ValidationError) return grpcError(status.INVALID_ARGUMENT, `invalid request: ${err.message}`, err.violations);
   if (err instanceof NotFoundError) return grpcError(status.NOT_FOUND, err.message);
   if (err instanceof PreconditionError) return grpcError(status.FAILED_PRECONDITION, err.message);
@@ -32,8 +34,13 @@ export function toGrpcError(err: unknown): ServiceError {
   return grpcError(status.INTERNAL, 'internal error');
 }
 
+function withTrailers(e: ServiceError, trailers: Record<string, string>): ServiceError {
+  for (const [k, v] of Object.entries(trailers)) e.metadata.set(k, v);
+  return e;
+}
+
 export const isInternal = (err: unknown) =>
-  !isTransient(err) && !(err instanceof ValidationError || err instanceof NotFoundError || err instanceof PreconditionError || err instanceof ConcurrencyError || err instanceof UnavailableError);
+  !isTransient(err) && !(err instanceof StatusError || err instanceof ValidationError || err instanceof NotFoundError || err instanceof PreconditionError || err instanceof ConcurrencyError || err instanceof UnavailableError);
 
 /** A dependency (store, broker) is down: the client may retry. */
 export class UnavailableError extends Error {

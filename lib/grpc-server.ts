@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import {
   Server,
   status,
-  ServerCredentials,
   type handleServerStreamingCall,
   type handleUnaryCall,
   type ServerInterceptor,
@@ -23,6 +22,7 @@ import { grpcDuration, grpcRequests } from './metrics';
 import { HealthMonitor, type Check, type HealthReport } from './health';
 import type { Logger } from './logger';
 import { descriptorPath } from './paths';
+import { describeTls, serverCredentials } from './tls';
 
 export interface GrpcService {
   name: string; // full name, e.g. cqrs.v1.CommandService
@@ -68,7 +68,7 @@ export async function startGrpcServer(host: string, port: number, services: Grpc
   if (o.reflection !== false) new ReflectionService(descriptorFiles(), { services: names }).addToServer(server);
 
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`${host}:${port}`, serverCredentials(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   const stop = () =>
     new Promise<void>((resolve) => {
@@ -168,7 +168,7 @@ export async function serveHealth(o: Omit<ServeOptions<never>, 'definition' | 'i
 async function monitored(server: StartedServer, monitor: HealthMonitor, o: { process: string; host: string; log: Logger }): Promise<Serving> {
   await monitor.refresh();
   monitor.start();
-  o.log.info({ port: server.port, host: o.host }, `${o.process} listening`);
+  o.log.info({ port: server.port, host: o.host, transport: describeTls().server }, `${o.process} listening`);
   return {
     port: server.port,
     health: server.health,
@@ -180,11 +180,21 @@ async function monitored(server: StartedServer, monitor: HealthMonitor, o: { pro
   };
 }
 
+/** What a handler may want of its call besides the request and metadata. */
+export interface CallContext {
+  /** Aborted once the client cancelled or the call's deadline passed: work not yet done should not start. */
+  signal: AbortSignal;
+  /** The peer address as grpc-js gives it (host:port). */
+  peer: string;
+}
+
 /**
  * Wraps an async handler: domain errors become statuses in one place, and
- * only unexpected ones are logged as errors.
+ * only unexpected ones are logged as errors. A call whose client already
+ * gave up (cancelled, or its deadline passed) is not run at all, and one
+ * that fails after its client gave up is logged as abandoned, not failed.
  */
-export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, md: Record<string, string>) => Promise<Res>): handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, md: Record<string, string>, call: CallContext) => Promise<Res>): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     if ((call.request as unknown) instanceof Undecodable) {
       const reason = (call.request as unknown as Undecodable).reason;
@@ -192,16 +202,23 @@ export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, md: 
       countCall(call.getPath())(status.INVALID_ARGUMENT);
       return callback(grpcError(status.INVALID_ARGUMENT, `invalid request: not a ${method} request message (${reason})`, [{ field: 'request', description: reason }]));
     }
+    const signal = callSignal(call);
+    const done = countCall(call.getPath());
+    if (signal.aborted) {
+      log.info({ method }, 'call dropped: the client gave up before it started');
+      done(status.CANCELLED);
+      return callback(grpcError(status.CANCELLED, 'the client gave up before the call started'));
+    }
     const md: Record<string, string> = {};
     for (const [k, v] of Object.entries(call.metadata.getMap())) if (typeof v === 'string') md[k] = v;
-    const done = countCall(call.getPath());
-    fn(call.request, md).then(
+    fn(call.request, md, { signal, peer: call.getPeer() }).then(
       (res) => {
         done(status.OK);
         callback(null, res);
       },
       (err) => {
-        if (isInternal(err)) log.error({ err, method }, 'call failed');
+        if (signal.aborted) log.info({ method, reason: (err as Error).message }, 'call abandoned: the client gave up');
+        else if (isInternal(err)) log.error({ err, method }, 'call failed');
         else log.info({ method, reason: (err as Error).message }, 'call refused');
         const answer = toGrpcError(err);
         done(answer.code);
@@ -209,6 +226,15 @@ export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, md: 
       },
     );
   };
+}
+
+/** Aborted when the call is cancelled: by its client, or by grpc-js when its deadline passes. */
+function callSignal(call: { cancelled: boolean; getDeadline(): Date | number; on(event: 'cancelled', l: () => void): unknown }): AbortSignal {
+  const ctl = new AbortController();
+  const deadline = Number(call.getDeadline());
+  if (call.cancelled || (Number.isFinite(deadline) && deadline <= Date.now())) ctl.abort();
+  else call.on('cancelled', () => ctl.abort());
+  return ctl.signal;
 }
 
 /** Starts timing a call; the returned function records it with its status code. */

@@ -1,6 +1,7 @@
 import { ConfigError } from './config';
 import { createLogger, type Logger } from './logger';
 import { shutdownTracing } from './tracing';
+import { tlsOfProcess } from './tls';
 
 export interface Running {
   /** Stop taking work, finish what is in flight, release connections. */
@@ -42,18 +43,21 @@ export function runService(name: string, start: (log: Logger) => Promise<Running
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  start(log).then(
-    (r) => {
-      running = r;
-      if (stopping) void r.stop();
-    },
-    (err) => {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`${name}: ${err.message}\n`);
-      } else {
-        log.fatal({ err }, 'failed to start');
-      }
-      process.exit(1);
-    },
-  );
+  // TLS settings are every process's: checked before anything connects.
+  Promise.resolve()
+    .then(() => (tlsOfProcess(), start(log)))
+    .then(
+      (r) => {
+        running = r;
+        if (stopping) void r.stop();
+      },
+      (err) => {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${name}: ${err.message}\n`);
+        } else {
+          log.fatal({ err }, 'failed to start');
+        }
+        process.exit(1);
+      },
+    );
 }

@@ -22,7 +22,7 @@ export const grpcDuration = histogram('cqrs_grpc_request_duration_seconds', 'gRP
 export const httpRequests = counter('cqrs_http_requests_total', 'REST requests answered by the edge, by route and HTTP status.', ['route', 'method', 'status']);
 export const httpDuration = histogram('cqrs_http_request_duration_seconds', 'REST request latency at the edge.', ['route', 'method'], latency);
 
-export const commands = counter('cqrs_commands_total', 'Commands by type and outcome (accepted, rejected, invalid, duplicate, error).', ['type', 'outcome']);
+export const commands = counter('cqrs_commands_total', 'Commands by type and outcome (accepted, rejected, invalid, duplicate, limited, abandoned, error).', ['type', 'outcome']);
 export const eventsPublished = counter('cqrs_events_published_total', 'Events sent to the broker (inline and by the outbox relay).');
 export const eventsConfirmed = counter('cqrs_events_confirmed_total', 'Events the broker confirmed.');
 export const eventsDeferred = counter('cqrs_events_deferred_total', 'Events of acknowledged commands left to the outbox relay (broker down or unconfirmed).');

@@ -1,7 +1,8 @@
 // A small catalog so a first `npm start` answers the seed's curl (product
 // 456) with a validated order instead of a rejection.
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import { CommandServiceClient, type UpdateInventoryRequest } from '../gen/ts/cqrs/v1/command_service';
+import { channelCredentials } from '../lib/tls';
 
 export const SAMPLE_CATALOG: UpdateInventoryRequest[] = [
   { productId: 456, productName: 'Mechanical keyboard', unitPrice: 49.99, quantity: 100, lowStockThreshold: 10 },
@@ -13,7 +14,7 @@ export const SAMPLE_CATALOG: UpdateInventoryRequest[] = [
 
 /** With `token`, as a service with its own credentials (AUTH=on). */
 export async function stockSampleCatalog(commandAddr: string, token?: string): Promise<void> {
-  const client = new CommandServiceClient(commandAddr, credentials.createInsecure());
+  const client = new CommandServiceClient(commandAddr, channelCredentials());
   const md = new Metadata();
   if (token) md.set('authorization', `Bearer ${token}`);
   try {

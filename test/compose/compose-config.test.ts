@@ -200,9 +200,23 @@ describe('the services the contract requires', () => {
     for (const name of ['command-svc', 'query-svc']) {
       const s = svc(name);
       expect({ name, ...s.environment, volumes: s.volumes }).toMatchObject({
-        name, AUTH: 'on', AUTH_JWKS_FILE: provider.local_jwks.filename, AUTH_ISSUER: provider.issuer, AUTH_AUDIENCE: provider.audiences[0], volumes: [`${publicKeys}:/etc/cqrs/auth:ro`],
+        name, AUTH: 'on', AUTH_JWKS_FILE: provider.local_jwks.filename, AUTH_ISSUER: provider.issuer, AUTH_AUDIENCE: provider.audiences[0], volumes: expect.arrayContaining([`${publicKeys}:/etc/cqrs/auth:ro`]),
       });
     }
+  });
+
+  test('mounts each service its own certificate where the TLS settings point, and Envoy the certificates folder', () => {
+    for (const name of ['command-svc', 'query-svc', 'projector-svc']) {
+      const s = resolved.services[name];
+      expect(s.environment).toMatchObject({ TLS_CERT_FILE: '/etc/cqrs/tls/cert.pem', TLS_KEY_FILE: '/etc/cqrs/tls/key.pem', TLS_CA_FILE: '/etc/cqrs/tls/ca.pem', TLS_CLIENT_AUTH: 'true' });
+      const mounts = (s.volumes as string[]).map(String);
+      expect(mounts).toEqual(expect.arrayContaining([
+        `${join(repoRoot, '.data', 'certs', `${name}.pem`)}:/etc/cqrs/tls/cert.pem:ro`,
+        `${join(repoRoot, '.data', 'certs', `${name}-key.pem`)}:/etc/cqrs/tls/key.pem:ro`,
+        `${join(repoRoot, '.data', 'certs', 'ca.pem')}:/etc/cqrs/tls/ca.pem:ro`,
+      ]));
+    }
+    expect(resolved.services.envoy.volumes).toContainEqual(`${join(repoRoot, '.data', 'certs')}:/etc/envoy/certs:ro`);
   });
 });
 
@@ -212,16 +226,17 @@ describe('the gRPC health check of docker-compose.yml, run for real', () => {
     return test[3];
   };
 
-  async function probe(status: ServingStatus | undefined): Promise<number | null> {
+  async function probe(status: ServingStatus | undefined, tls?: { server: grpc.ServerCredentials; env: NodeJS.ProcessEnv }): Promise<number | null> {
     const server = new grpc.Server();
     if (status) new HealthImplementation({ '': status }).addToServer(server);
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync('127.0.0.1:0', tls?.server ?? grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
     try {
       // Run from the repository root, as the image runs it from /app: it needs node_modules/@grpc/grpc-js.
       const child = await new Promise<number | null>((resolve) => {
-        const p = spawn(process.execPath, ['-e', script(), String(port)], { cwd: repoRoot, stdio: 'ignore' });
+        const env = { ...process.env, TLS_CA_FILE: '', TLS_CERT_FILE: '', TLS_KEY_FILE: '', ...tls?.env };
+        const p = spawn(process.execPath, ['-e', script(), String(port)], { cwd: repoRoot, stdio: 'ignore', env });
         const timer = setTimeout(() => p.kill('SIGKILL'), 15_000);
         p.on('exit', (code) => {
           clearTimeout(timer);
@@ -242,6 +257,21 @@ describe('the gRPC health check of docker-compose.yml, run for real', () => {
     expect(await probe('NOT_SERVING')).toBe(1);
     expect(await probe(undefined)).toBe(1);
   });
+
+  test('with the TLS settings the services have, passes against an mTLS server (and a plaintext probe fails there)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cqrs-compose-tls-'));
+    try {
+      spawnSync(process.execPath, [join(repoRoot, 'scripts', 'gen-certs.mjs'), dir], { timeout: 60_000 });
+      const f = (n: string) => join(dir, n);
+      const mtls = () => grpc.ServerCredentials.createSsl(readFileSync(f('ca.pem')), [{ cert_chain: readFileSync(f('command-svc.pem')), private_key: readFileSync(f('command-svc-key.pem')) }], true);
+      const env = { TLS_CA_FILE: f('ca.pem'), TLS_CERT_FILE: f('command-svc.pem'), TLS_KEY_FILE: f('command-svc-key.pem') };
+      expect(await probe('SERVING', { server: mtls(), env })).toBe(0);
+      expect(await probe('SERVING', { server: mtls(), env: {} })).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
 });
 
 describe('the Dockerfile the services are built from', () => {

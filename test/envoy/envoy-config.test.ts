@@ -33,6 +33,8 @@ const TRANSCODER = 'envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJs
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+const LOCAL_RATE_LIMIT = 'envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
+const UPSTREAM_TLS = 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 const OPENAPI_PATH = '/cqrs/openapi.json';
 /** The cluster of Envoy's own admin interface, reached only through the metrics listener. */
 const ADMIN_CLUSTER = 'envoy_admin';
@@ -90,8 +92,9 @@ describe('envoy.yaml against the Envoy v3 API', () => {
     const message = decodeEnvoyConfig(schema, raw);
     // Each Any was resolved to its message and decoded: the filters (the
     // metrics listener has a connection manager and a router of its own), the
-    // access log, the cluster protocol options, the overload monitor, the
-    // OpenAPI route's transcoder switch and the JWT filter.
+    // access log, the cluster protocol options and TLS, the overload monitor,
+    // the OpenAPI route's transcoder switch, the JWT filter and the commands'
+    // rate limit.
     expect(anyTypesIn(schema, message).sort()).toEqual(
       [
         HCM,
@@ -104,6 +107,10 @@ describe('envoy.yaml against the Envoy v3 API', () => {
         'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
         HTTP_OPTIONS,
         HTTP_OPTIONS,
+        UPSTREAM_TLS,
+        UPSTREAM_TLS,
+        LOCAL_RATE_LIMIT,
+        LOCAL_RATE_LIMIT,
         'envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig',
       ].sort(),
     );
@@ -311,6 +318,50 @@ describe('envoy.yaml against the project', () => {
       const svc = compose.services[want.host];
       expect(svc).toBeDefined();
       expect(String(svc.environment[want.env])).toBe(String(want.port));
+    }
+  });
+
+  test('commands have a token bucket (429 with Retry-After, RESOURCE_EXHAUSTED for gRPC), queries none; the filter runs after the transcoder', () => {
+    const types = hcmOf(config).http_filters.map((f: J) => String(f.typed_config['@type']).split('/').pop());
+    expect(types.indexOf(LOCAL_RATE_LIMIT)).toBeGreaterThan(types.indexOf(TRANSCODER));
+    expect(types.indexOf(LOCAL_RATE_LIMIT)).toBeLessThan(types.indexOf(ROUTER));
+    // The filter itself has no bucket: only routes that configure one are limited.
+    expect(filterOf(config, LOCAL_RATE_LIMIT).typed_config.token_bucket).toBeUndefined();
+    const limit = routeFor('/cqrs.v1.CommandService/CreateOrder')!.typed_per_filter_config['envoy.filters.http.local_ratelimit'];
+    expect(limit.token_bucket).toEqual({ max_tokens: 40, tokens_per_fill: 20, fill_interval: '1s' });
+    for (const f of [limit.filter_enabled, limit.filter_enforced]) expect(f.default_value).toEqual({ numerator: 100 });
+    expect(limit.rate_limited_as_resource_exhausted).toBe(true);
+    expect(limit.response_headers_to_add).toContainEqual({ header: { key: 'retry-after', value: '1' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' });
+    expect(routeFor('/cqrs.v1.QueryService/GetOrder')!.typed_per_filter_config).toBeUndefined();
+    // The same numbers as command-svc's own limit in docker-compose.yml.
+    const compose: J = parseYaml(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true });
+    const env = compose.services['command-svc'].environment;
+    expect(Number(env.RATE_LIMIT_PER_SECOND)).toBe(limit.token_bucket.tokens_per_fill);
+    expect(Number(env.RATE_LIMIT_BURST)).toBe(limit.token_bucket.max_tokens);
+  });
+
+  test("a client's grpc-timeout bounds each route, up to the route's own timeout", () => {
+    for (const path of ['/cqrs.v1.CommandService/CreateOrder', '/cqrs.v1.QueryService/GetOrder']) {
+      const route = routeFor(path)!.route;
+      expect({ path, max: route.max_stream_duration?.grpc_timeout_header_max }).toEqual({ path, max: route.timeout });
+    }
+  });
+
+  test('upstreams speak TLS with ALPN h2, verify the service by its name against the mounted CA, and present Envoy\'s certificate', () => {
+    const compose: J = parseYaml(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true });
+    const mounts = (compose.services.envoy.volumes ?? []).map(composeVolume);
+    const services = config.static_resources.clusters.filter((c: J) => ['command_svc', 'query_svc'].includes(c.name));
+    expect(services).toHaveLength(2);
+    for (const cluster of services) {
+      const host = cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address;
+      expect(cluster.transport_socket?.name).toBe('envoy.transport_sockets.tls');
+      const tls = cluster.transport_socket.typed_config;
+      expect(tls['@type']).toBe(`type.googleapis.com/${UPSTREAM_TLS}`);
+      expect(tls.sni).toBe(host);
+      expect(tls.common_tls_context.alpn_protocols).toEqual(['h2']);
+      expect(tls.common_tls_context.validation_context.match_typed_subject_alt_names).toEqual([{ san_type: 'DNS', matcher: { exact: host } }]);
+      const files = [tls.common_tls_context.validation_context.trusted_ca.filename, tls.common_tls_context.tls_certificates[0].certificate_chain.filename, tls.common_tls_context.tls_certificates[0].private_key.filename];
+      for (const f of files) expect(mounts.some((m: { target: string }) => f.startsWith(`${m.target}/`))).toBe(true);
     }
   });
 
