@@ -7,6 +7,7 @@ import {
   ServerCredentials,
   type handleServerStreamingCall,
   type handleUnaryCall,
+  type ServerUnaryCall,
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
@@ -161,7 +162,7 @@ export async function serveGrpc<D extends ServiceDefinition>(o: ServeOptions<D>)
  * Wraps an async handler: domain errors become statuses in one place, and
  * only unexpected ones are logged as errors.
  */
-export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, md: Record<string, string>) => Promise<Res>): handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, md: Record<string, string>, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     if ((call.request as unknown) instanceof Undecodable) {
       const reason = (call.request as unknown as Undecodable).reason;
@@ -170,7 +171,7 @@ export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, md: 
     }
     const md: Record<string, string> = {};
     for (const [k, v] of Object.entries(call.metadata.getMap())) if (typeof v === 'string') md[k] = v;
-    fn(call.request, md).then(
+    fn(call.request, md, call).then(
       (res) => callback(null, res),
       (err) => {
         if (isInternal(err)) log.error({ err, method }, 'call failed');

@@ -1,31 +1,44 @@
 // query-svc: config, wiring, serve. gRPC on QUERY_GRPC_PORT (8011). Needs only
-// the read store, so it keeps answering when the command side is down.
+// the read store, so it keeps answering when the command side is down; the
+// broker only brings projection notices, which wake the queries waiting on a
+// consistency token sooner than the store re-check would.
 import { QueryServiceService } from '../gen/ts/cqrs/v1/query_service';
-import { common, port, readConfig } from '../lib/config';
+import { AmqpConnection } from '../lib/amqp';
+import { common, int, port, readConfig } from '../lib/config';
 import { serveGrpc } from '../lib/grpc-server';
 import { runService } from '../lib/lifecycle';
 import { connectMongo, pingMongo, READ_DB } from '../lib/mongo';
+import { listenForProjections } from '../lib/projection-notices';
 import { ReadStore } from '../lib/read-store';
 import { queryService } from './grpc-service';
+import { ProjectionWaits } from './projection-waits';
+import { ReadYourWrites } from './read-your-writes';
 
 runService('query-svc', async (log) => {
-  const { AMQP_URL: _unused, ...settings } = common;
-  const config = readConfig({ ...settings, QUERY_GRPC_PORT: port(8011) });
+  // Waiting queries re-read the store this often, in case a notice was lost.
+  const config = readConfig({ ...common, QUERY_GRPC_PORT: port(8011), CONSISTENCY_RECHECK_MS: int(1_000, 10) });
 
   const mongo = await connectMongo(config.MONGO_URL, log);
   const read = await ReadStore.open(mongo.db(READ_DB), true);
   await read.ensureIndexes();
 
+  const waits = new ProjectionWaits(config.CONSISTENCY_RECHECK_MS);
+  const amqp = new AmqpConnection(config.AMQP_URL, log);
+  await listenForProjections(amqp, waits, log);
+  await amqp.connectOrKeepTrying();
+
   const server = await serveGrpc({
     process: 'query-svc', host: config.HOST, port: config.QUERY_GRPC_PORT, log,
     definition: QueryServiceService,
-    implementation: (health) => queryService(read, health, log),
+    implementation: (health) => queryService(read, new ReadYourWrites(read, waits), health, log),
     checks: { mongodb: () => pingMongo(read.db) },
   });
 
   return {
     async stop() {
+      waits.stop();
       await server.stop();
+      await amqp.close();
       read.close();
       await mongo.close();
     },
