@@ -41,8 +41,8 @@ const metadata = (md: Md = {}) => {
   return m;
 };
 
-/** A command over gRPC, typed by its method name. */
-function command<M extends 'createOrder' | 'cancelOrder' | 'updateInventory'>(method: M, req: Partial<Parameters<cmd.CommandServiceClient[M]>[0]>): Promise<any> {
+/** A command over gRPC (proto3 defaults filled in). */
+function command(method: 'createOrder' | 'cancelOrder' | 'updateInventory', req: Record<string, unknown>): Promise<any> {
   const types = { createOrder: cmd.CreateOrderRequest, cancelOrder: cmd.CancelOrderRequest, updateInventory: cmd.UpdateInventoryRequest };
   const message = (types[method] as { fromPartial(r: unknown): unknown }).fromPartial(req);
   return new Promise((resolve, reject) =>
@@ -53,8 +53,13 @@ function command<M extends 'createOrder' | 'cancelOrder' | 'updateInventory'>(me
 type QueryMethod = 'getOrder' | 'getUserSummary' | 'getProductInventory' | 'getOrderStatistics' | 'listUserOrders' | 'getInventory';
 /** A query over gRPC on `client` (the mesh's query-svc unless given). */
 function query(method: QueryMethod, req: Record<string, unknown>, client: qry.QueryServiceClient = grpc.query): Promise<any> {
+  const types = {
+    getOrder: qry.GetOrderRequest, getUserSummary: qry.GetUserSummaryRequest, getProductInventory: qry.GetProductInventoryRequest,
+    getOrderStatistics: qry.GetOrderStatisticsRequest, listUserOrders: qry.ListUserOrdersRequest, getInventory: qry.GetInventoryRequest,
+  };
+  const message = (types[method] as { fromPartial(r: unknown): unknown }).fromPartial(req);
   return new Promise((resolve, reject) =>
-    (client[method] as any)(req, metadata(), { deadline: Date.now() + 20_000 }, (err: ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res))),
+    (client[method] as any)(message, metadata(), { deadline: Date.now() + 20_000, waitForReady: true }, (err: ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res))),
   );
 }
 
@@ -130,7 +135,7 @@ test('through the edge: the token is a JSON field of each command answer and a q
   let pairs = 0;
   const started = Date.now();
   await withLogs(
-    workers(8, 240, async (w, k) => {
+    workers(8, 160, async (w, k) => {
       const userId = 20_000 + w;
       const created = await postJson(edge('/cqrs/commands/orders'), { user_id: userId, product_id: STOCKED, quantity: 1 });
       expect(created.status).toBe(200);
@@ -152,7 +157,7 @@ test('through the edge: the token is a JSON field of each command answer and a q
   );
   console.log(`read-your-writes through the edge: ${pairs} write→read pairs in ${Date.now() - started} ms`);
   expect(failures.slice(0, 20)).toEqual([]);
-  expect(pairs).toBeGreaterThanOrEqual(900);
+  expect(pairs).toBeGreaterThanOrEqual(640);
 }, 120_000);
 
 test('while projector-svc is killed (SIGKILL) and restarted: still never 404 nor an older state', async () => {
@@ -176,6 +181,7 @@ test('while projector-svc is killed (SIGKILL) and restarted: still never 404 nor
     stop = true;
   })();
   await withLogs(within(Promise.all([load, faults]), 90_000, 'the load with projector restarts'));
+  console.log(`read-your-writes across two projector-svc kills: ${t.pairs} write→read pairs`);
   expect(t.failures).toEqual([]);
   expect(t.pairs).toBeGreaterThan(100);
 }, 120_000);
@@ -250,10 +256,14 @@ test('held back (projector-svc stopped): DEADLINE_EXCEEDED / 504 after the bound
     const rechecked = query('getOrder', { orderId: before.orderId, consistencyToken: cancelled.consistencyToken, consistencyWaitMs: 10_000 }, deafClient);
     const edgeRead = getJson(edge(`/cqrs/queries/users/78/summary?consistency_token=${fresh.consistencyToken}&consistency_wait_ms=10000`));
     await sleep(300);
+    const t1 = Date.now();
     await mesh.start('projector-svc');
-    expect((await withLogs(woken)).order.status).toBe(OrderStatus.CANCELLED);
-    expect((await withLogs(rechecked)).order.status).toBe(OrderStatus.CANCELLED);
-    expect(await edgeRead).toMatchObject({ status: 200, body: { user_id: 78, total_orders: 1 } });
+    const restartMs = Date.now() - t1;
+    // Well before their 10 s bound (a final re-check at the bound would find the data too).
+    const soon = <T>(p: Promise<T>, what: string) => withLogs(within(p, 6_000, `${what}, once projector-svc was back (it took ${restartMs} ms to start)`));
+    expect((await soon(woken, 'a notice to wake the read')).order.status).toBe(OrderStatus.CANCELLED);
+    expect((await soon(rechecked, 'the re-check to answer the read that hears no notice')).order.status).toBe(OrderStatus.CANCELLED);
+    expect(await soon(edgeRead, 'the read through the edge')).toMatchObject({ status: 200, body: { user_id: 78, total_orders: 1 } });
   } finally {
     deafClient.close();
     const projector = mesh.children.get('projector-svc')!.proc;
