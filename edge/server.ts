@@ -212,7 +212,9 @@ async function callUnary(ctx: Context, match: RouteMatch, request: Uint8Array, m
 function callStreaming(ctx: Context, match: RouteMatch, request: Uint8Array, metadata: Metadata, res: ServerResponse): Promise<Omit<Outcome, 'grpcMethod'>> {
   const { rpc } = match.route;
   const ndjson = ctx.options.print.streamNewlineDelimited;
-  const call = ctx.upstreams.serverStream(rpc.service.typeName, rpc.grpcPath, request, metadata, deadline(ctx));
+  // No deadline: a stream (a live query) lasts until the client hangs up, as
+  // on Envoy's Watch route (timeout 0s); closing the response cancels it.
+  const call = ctx.upstreams.serverStream(rpc.service.typeName, rpc.grpcPath, request, metadata, Infinity);
   res.on('close', () => res.writableFinished || call.cancel());
   let count = 0;
   const open = () => {

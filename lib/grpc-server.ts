@@ -8,6 +8,7 @@ import {
   type handleServerStreamingCall,
   type handleUnaryCall,
   type ServerUnaryCall,
+  type ServerWritableStream,
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
@@ -179,5 +180,23 @@ export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, md: 
         callback(toGrpcError(err));
       },
     );
+  };
+}
+
+/**
+ * unary() for a server-streaming handler: `fn` sends what it will and
+ * returns; an error it throws ends the call with the status unary() would give.
+ */
+export function streaming<Req, Res>(log: Logger, method: string, fn: (call: ServerWritableStream<Req, Res>) => Promise<void>): handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    if ((call.request as unknown) instanceof Undecodable) {
+      const reason = (call.request as unknown as Undecodable).reason;
+      return void call.emit('error', grpcError(status.INVALID_ARGUMENT, `invalid request: not a ${method} request message (${reason})`, [{ field: 'request', description: reason }]));
+    }
+    fn(call).catch((err) => {
+      if (isInternal(err)) log.error({ err, method }, 'call failed');
+      else log.info({ method, reason: (err as Error).message }, 'call refused');
+      if (!call.cancelled) call.emit('error', toGrpcError(err));
+    });
   };
 }

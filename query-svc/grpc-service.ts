@@ -12,6 +12,8 @@ import { numericKey, type InventoryDoc, type OrderDoc } from '../read-models';
 import { pageUserOrders } from './user-orders-page';
 import { decodeToken, encodeToken, pageSize } from './page-token';
 import { toInventoryItem, toOrder, toUserSummary } from './read-model-mapping';
+import type { LiveQueries } from './live-queries';
+import { liveService } from './live-service';
 import type { ReadYourWrites } from './read-your-writes';
 import { orderStatistics } from './statistics';
 
@@ -44,8 +46,9 @@ async function pageOrders(read: ReadStore, filter: Filter<OrderDoc>, size: numbe
  * Each query first waits, given a consistency token, until the read models
  * it reads reflect it (read-your-writes.ts); `reads` says which those are.
  */
-export function queryService(read: ReadStore, ryw: ReadYourWrites, health: () => HealthReport, log: Logger): QueryServiceServer {
+export function queryService(read: ReadStore, ryw: ReadYourWrites, live: LiveQueries, health: () => HealthReport, log: Logger): QueryServiceServer {
   return {
+    ...liveService(read, ryw, live, log),
     getOrder: unary(log, 'GetOrder', async (req, _md, call) => {
       const v = new Violations();
       validateOrderId(v, req.orderId);

@@ -1,7 +1,8 @@
 // query-svc: config, wiring, serve. gRPC on QUERY_GRPC_PORT (8011). Needs only
 // the read store, so it keeps answering when the command side is down; the
 // broker only brings projection notices, which wake the queries waiting on a
-// consistency token sooner than the store re-check would.
+// consistency token and drive the live queries sooner than the store
+// re-check would.
 import { QueryServiceService } from '../gen/ts/cqrs/v1/query_service';
 import { AmqpConnection } from '../lib/amqp';
 import { common, int, port, readConfig } from '../lib/config';
@@ -11,6 +12,7 @@ import { connectMongo, pingMongo, READ_DB } from '../lib/mongo';
 import { listenForProjections } from '../lib/projection-notices';
 import { ReadStore } from '../lib/read-store';
 import { queryService } from './grpc-service';
+import { LiveQueries } from './live-queries';
 import { ProjectionWaits } from './projection-waits';
 import { ReadYourWrites } from './read-your-writes';
 
@@ -23,20 +25,25 @@ runService('query-svc', async (log) => {
   await read.ensureIndexes();
 
   const waits = new ProjectionWaits(config.CONSISTENCY_RECHECK_MS);
+  const live = new LiveQueries(config.CONSISTENCY_RECHECK_MS, log);
   const amqp = new AmqpConnection(config.AMQP_URL, log);
-  await listenForProjections(amqp, waits, log);
+  await listenForProjections(amqp, {
+    applied: (positions) => (waits.applied(positions), live.applied(positions)),
+    resubscribed: () => (waits.resubscribed(), live.resubscribed()),
+  }, log);
   await amqp.connectOrKeepTrying();
 
   const server = await serveGrpc({
     process: 'query-svc', host: config.HOST, port: config.QUERY_GRPC_PORT, log,
     definition: QueryServiceService,
-    implementation: (health) => queryService(read, new ReadYourWrites(read, waits), health, log),
+    implementation: (health) => queryService(read, new ReadYourWrites(read, waits), live, health, log),
     checks: { mongodb: () => pingMongo(read.db) },
   });
 
   return {
     async stop() {
       waits.stop();
+      live.stop();
       await server.stop();
       await amqp.close();
       read.close();
