@@ -193,10 +193,11 @@ describe('envoy.yaml against the project', () => {
       always_print_primitive_fields: true,
       always_print_enums_as_ints: false,
       preserve_proto_field_names: true,
+      stream_newline_delimited: true,
     });
     // ...and meaning the same to Envoy (proto3 JSON leaves false out).
     const t = transcoderOf(config);
-    expect(t.print_options).toEqual({ always_print_primitive_fields: true, preserve_proto_field_names: true });
+    expect(t.print_options).toEqual({ always_print_primitive_fields: true, preserve_proto_field_names: true, stream_newline_delimited: true });
     expect(t.convert_grpc_status).toBe(true);
     expect(t.request_validation_options).toEqual({ reject_unknown_method: true, reject_unknown_query_parameters: true });
     expect(t.max_request_body_size).toBe(1024 * 1024);

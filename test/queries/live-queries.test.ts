@@ -136,15 +136,29 @@ test("a watch ends at the client's deadline and is freed; an unknown order is NO
 });
 
 test('a slow client is sent the latest state, not every one in between', async () => {
-  const w = new Watch<qry.WatchInventoryResponse>(grpc.query.watchInventory({ productId: PRODUCT + 1, consistencyToken: (await command('updateInventory', { productId: PRODUCT + 1, productName: 'Slow', unitPrice: 1, quantity: 0 })).consistencyToken, consistencyWaitMs: 0 }, new Metadata(), { deadline: Date.now() + 60_000 }));
-  await w.until(() => true, 'the current inventory');
+  // 100 open reservations make each state of the product ~4 KB, so a client
+  // that stops reading fills the stream's flow-control window within a few.
+  const product = PRODUCT + 1;
+  await command('updateInventory', { productId: product, productName: 'Slow', unitPrice: 1, quantity: 1_000 });
+  let token = '';
+  for (let i = 0; i < 100; i++) token = (await command('createOrder', { userId: 5, productId: product, quantity: 1 })).consistencyToken;
+  const w = new Watch<qry.WatchInventoryResponse>(grpc.query.watchInventory({ productId: product, consistencyToken: '', consistencyWaitMs: 0 }, new Metadata(), { deadline: Date.now() + 60_000 }));
+  await w.until((m) => m.item!.pendingOrdersCount === 100, 'the 100 reservations');
+  w.stream.pause();
+  const paused = w.seen.length;
+  const changes = 300;
   let last: any;
-  for (let i = 1; i <= 300; i++) last = await command('updateInventory', { productId: PRODUCT + 1, quantity: i });
-  await w.until((m) => m.item!.totalQuantity === 300, 'the last state');
+  for (let i = 0; i < changes; i++) last = await command('updateInventory', { productId: product, quantityDelta: 1 });
+  w.stream.resume();
+  const final = last.item.totalQuantity;
+  await w.until((m) => m.item!.totalQuantity === final, 'the latest state after the client reads again');
   w.stream.cancel();
-  expect(last.item.totalQuantity).toBe(300);
-  const quantities = w.seen.map((m) => m.item!.totalQuantity);
+  const quantities = w.seen.slice(paused).map((m) => m.item!.totalQuantity);
+  // Every state sent is newer than the one before, the last is the latest, and most in between were never queued.
   expect([...quantities].sort((a, b) => a - b)).toEqual(quantities);
+  expect(new Set(quantities).size).toBe(quantities.length);
+  expect(quantities.length).toBeLessThan(changes / 2);
+  expect(token).not.toBe('');
 });
 
 test('through the edge: newline-delimited JSON, the current order first, then each change', async () => {
