@@ -8,6 +8,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '../lib/logger';
 import { loadDescriptorFile, type LoadedDescriptor } from './descriptor';
 import { DocsSite } from './docs';
+import { LivePage } from './live-page';
 import { loadEnvoyOptions, type TranscoderOptions } from './envoy-options';
 import { httpStatusFor, statusJson } from './grpc-status';
 import { requestIdOf, requestMetadata } from './headers';
@@ -47,6 +48,7 @@ interface Context {
   upstreams: Upstreams;
   callTimeoutMs: number;
   docs?: DocsSite;
+  live: LivePage;
 }
 
 /** Outcome of one request, for its log line. */
@@ -73,6 +75,7 @@ export async function createEdge(opts: EdgeOptions): Promise<Edge> {
     upstreams: new Upstreams(Object.fromEntries(services.map((s) => [s, opts.upstreams[s]]))),
     callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     docs: opts.openApiPath ? new DocsSite(opts.openApiPath) : undefined,
+    live: new LivePage(),
   };
   const server = createServer((req, res) => void handle(ctx, req, res));
   return { listen: (port, host) => listen(server, port, host), close: () => close(server, ctx) };
@@ -112,7 +115,7 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
     } else {
       routedPath = admitted.path;
       // The API's description first: its paths are no gRPC method's.
-      if (ctx.docs?.serve(method, admitted.path, res)) outcome = { httpStatus: 200 };
+      if (ctx.docs?.serve(method, admitted.path, res) || ctx.live.serve(method, admitted.path, res)) outcome = { httpStatus: 200 };
       else outcome = await transcode(ctx, req, res, screened.headers, admitted.path, query, requestId);
     }
   } catch (err) {
