@@ -14,7 +14,7 @@ import type { NoticeListener } from '../lib/projection-notices';
 export interface Watched<K, S, Res> {
   /** The keys of this watch a notice concerns. */
   keysOf(position: StreamPosition): K[];
-  /** The current states, in the order to send them first. */
+  /** The current states, in the order to send them first; read again by the re-check. */
   initial(): Promise<Array<[K, S]>>;
   load(key: K): Promise<S | undefined>;
   /** Changes whenever the state does. */
@@ -66,6 +66,7 @@ export class LiveQueries implements NoticeListener {
     const dirty = new Set<K>();
     let ended = false;
     let pumping = false;
+    let recheck = false;
     const send = async (key: K, state: S): Promise<void> => {
       const v = watched.version(state);
       if (sent.get(key) === v) return;
@@ -76,14 +77,23 @@ export class LiveQueries implements NoticeListener {
       if (pumping || ended) return;
       pumping = true;
       try {
-        while (dirty.size > 0 && !ended) {
+        while ((recheck || dirty.size > 0) && !ended) {
+          if (recheck) {
+            // Everything watched, read again: a lost notice (or a product created unannounced) shows here.
+            recheck = false;
+            for (const [key, state] of await watched.initial()) {
+              dirty.delete(key);
+              if (!ended) await send(key, state);
+            }
+            continue;
+          }
           const key: K = dirty.values().next().value as K;
           dirty.delete(key);
           const state = await watched.load(key);
           if (state !== undefined && !ended) await send(key, state);
         }
       } catch (err) {
-        this.log.warn({ method, err: (err as Error).message }, 'live query cannot read the store; retrying on the next change');
+        this.log.warn({ method, err: (err as Error).message }, 'live query cannot read the store; reading again at the next change or re-check');
       } finally {
         pumping = false;
       }
@@ -94,8 +104,7 @@ export class LiveQueries implements NoticeListener {
         if (dirty.size > 0) void pump();
       },
       touchAll: () => {
-        for (const k of sent.keys()) dirty.add(k);
-        // Keys not sent yet (a product created since) come with the notices.
+        recheck = true;
         void pump();
       },
       end: () => {

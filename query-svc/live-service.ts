@@ -4,7 +4,7 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type * as api from '../gen/ts/cqrs/v1/query_service';
 import { NotFoundError, Violations } from '../domain/errors';
-import { parseStream } from '../domain/events';
+import { orderStream, parseStream } from '../domain/events';
 import { validateOrderId } from '../domain/validation';
 import { streaming } from '../lib/grpc-server';
 import type { Logger } from '../lib/logger';
@@ -26,13 +26,15 @@ export function liveService(read: ReadStore, ryw: ReadYourWrites, live: LiveQuer
       validateOrderId(v, req.orderId);
       v.throwIfAny();
       await ryw.reach(req, { orders: { id: req.orderId } }, call);
-      const load = () => read.orders.findOne({ _id: req.orderId });
-      const first = await load();
-      if (!first) throw new NotFoundError(`order ${req.orderId} not found`);
+      const load = async () => (await read.orders.findOne({ _id: req.orderId })) ?? undefined;
+      if (!(await load())) throw new NotFoundError(`order ${req.orderId} not found`);
       await live.serve(call, 'WatchOrder', {
-        keysOf: (p) => (p.streamId === `order-${req.orderId}` ? [req.orderId] : []),
-        initial: async () => [[req.orderId, first]],
-        load: async () => (await load()) ?? undefined,
+        keysOf: (p) => (p.streamId === orderStream(req.orderId) ? [req.orderId] : []),
+        initial: async () => {
+          const doc = await load();
+          return doc ? [[req.orderId, doc]] : [];
+        },
+        load,
         version: (d) => d.version,
         message: (d) => ({ order: toOrder(d) }),
       });
@@ -43,14 +45,14 @@ export function liveService(read: ReadStore, ryw: ReadYourWrites, live: LiveQuer
       new Violations().check(Number.isInteger(one) && one >= 0, 'product_id', 'must be a positive integer, or 0 for every product').throwIfAny();
       await ryw.reach(req, { inventory: one ? { productId: one } : {} }, call);
       const load = async (id: number) => (await read.inventory.findOne({ _id: numericKey(id) })) ?? undefined;
-      const initial = one ? [await load(one)].filter((d) => d !== undefined) : await read.inventory.find({}).sort({ _id: 1 }).limit(MAX_PRODUCTS).toArray();
-      if (one && initial.length === 0) throw new NotFoundError(`product ${one} not found`);
+      const current = async () => (one ? [await load(one)].filter((d) => d !== undefined) : await read.inventory.find({}).sort({ _id: 1 }).limit(MAX_PRODUCTS).toArray());
+      if (one && !(await load(one))) throw new NotFoundError(`product ${one} not found`);
       await live.serve(call, 'WatchInventory', {
         keysOf: (p) => {
           const ref = parseStream(p.streamId);
           return ref?.kind === 'product' && (!one || ref.id === one) ? [ref.id] : [];
         },
-        initial: async () => initial.map((d) => [d.product_id, d] as [number, typeof d]),
+        initial: async () => (await current()).map((d) => [d.product_id, d] as [number, typeof d]),
         load,
         version: (d) => d.version,
         message: (d) => ({ item: toInventoryItem(d) }),
@@ -59,10 +61,9 @@ export function liveService(read: ReadStore, ryw: ReadYourWrites, live: LiveQuer
     watchOrderStatistics: streaming(log, 'WatchOrderStatistics', async (call: ServerWritableStream<api.WatchOrderStatisticsRequest, api.WatchOrderStatisticsResponse>) => {
       await ryw.reach(call.request, { derived: { model: 'order statistics' } }, call);
       const load = async () => (await read.stats.findOne({ _id: STATS_ID })) ?? emptyStats();
-      const first = await load();
       await live.serve(call, 'WatchOrderStatistics', {
         keysOf: (p) => (parseStream(p.streamId)?.kind === 'order' ? [STATS_ID] : []),
-        initial: async () => [[STATS_ID, first]],
+        initial: async () => [[STATS_ID, await load()]],
         load,
         version: (d) => d.rev ?? 0,
         message: (d) => ({ statistics: statisticsMessage(d, new Date()) }),

@@ -189,3 +189,19 @@ test('through the edge: newline-delimited JSON, the current order first, then ea
   await within(next((o) => o.status === 'PAID'), 15_000, 'PAID over the edge');
   ac.abort();
 });
+
+test('without notices (a query-svc that cannot reach the broker) a watcher still gets each change, from the re-check', async () => {
+  const deaf = await mesh.instance('query-svc', { AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' });
+  const client = new qry.QueryServiceClient(deaf.addr!, credentials.createInsecure());
+  try {
+    const product = PRODUCT + 2;
+    const first = await command('updateInventory', { productId: product, productName: 'Deaf', unitPrice: 1, quantity: 1 });
+    const w = new Watch<qry.WatchInventoryResponse>(client.watchInventory({ productId: product, consistencyToken: first.consistencyToken, consistencyWaitMs: 0 }, new Metadata(), { deadline: Date.now() + 60_000 }));
+    await w.until((m) => m.item!.totalQuantity === 1, 'the current state');
+    await command('updateInventory', { productId: product, quantity: 2 });
+    await w.until((m) => m.item!.totalQuantity === 2, 'the change, with no notice to tell');
+    w.stream.cancel();
+  } finally {
+    client.close();
+  }
+});
