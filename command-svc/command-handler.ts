@@ -10,6 +10,7 @@ import { ConcurrencyError } from '../domain/errors';
 import type { DomainEvent, StreamKind } from '../domain/events';
 import { newEnvelope, type EventMeta } from '../lib/envelope';
 import type { Logger } from '../lib/logger';
+import { eventsDeferred } from '../lib/metrics';
 import { commitDoc, type EventStore, type Loaded } from '../lib/event-store';
 import type { CommitWriter } from './commit-writer';
 import type { EventPublisher } from './event-publisher';
@@ -145,6 +146,7 @@ export class CommandHandler {
       await this.publisher.publish(envelopes);
       this.writer.settled(commitId);
     } catch (err) {
+      eventsDeferred.inc(envelopes.length);
       this.log.warn({ err: (err as Error).message, eventIds: envelopes.map((e) => e.eventId) }, 'publish deferred to the outbox relay');
     }
   }

@@ -5,9 +5,11 @@ import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
 import { AmqpConnection, declareExchange } from '../lib/amqp';
 import { EXCHANGE, encodeEnvelope, publishOptions, routingKey } from '../lib/envelope';
 import { UnavailableError } from '../lib/grpc-errors';
+import { eventsConfirmed, eventsPublished } from '../lib/metrics';
 
 export class EventPublisher {
   private channel?: ConfirmChannel;
+  private readonly confirmListeners: Array<() => void> = [];
 
   constructor(private readonly amqp: AmqpConnection) {}
 
@@ -23,6 +25,11 @@ export class EventPublisher {
     });
   }
 
+  /** Called once per event the broker confirmed. */
+  onConfirm(listener: () => void): void {
+    this.confirmListeners.push(listener);
+  }
+
   get isUp(): boolean {
     return this.channel !== undefined;
   }
@@ -36,9 +43,13 @@ export class EventPublisher {
         (e) =>
           new Promise<void>((resolve, reject) => {
             try {
-              ch.publish(EXCHANGE, routingKey(e), encodeEnvelope(e), publishOptions(e), (err) =>
-                err ? reject(new UnavailableError(`broker did not confirm event ${e.eventId}`)) : resolve(),
-              );
+              ch.publish(EXCHANGE, routingKey(e), encodeEnvelope(e), publishOptions(e), (err) => {
+                if (err) return reject(new UnavailableError(`broker did not confirm event ${e.eventId}`));
+                eventsConfirmed.inc();
+                for (const l of this.confirmListeners) l();
+                resolve();
+              });
+              eventsPublished.inc();
             } catch (err) {
               reject(err);
             }

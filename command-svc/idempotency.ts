@@ -6,9 +6,10 @@
 import { createHash } from 'node:crypto';
 import { Binary, type Collection, type Db } from 'mongodb';
 import { ConcurrencyError, PreconditionError, Violations } from '../domain/errors';
+import { principalOf } from '../lib/access';
 import { isDuplicateKey } from '../lib/mongo';
 
-interface Codec<T> {
+export interface Codec<T> {
   encode(message: T): { finish(): Uint8Array };
   decode(bytes: Uint8Array): T;
 }
@@ -19,6 +20,11 @@ interface KeyDoc {
   response?: Binary;
   created_at: Date;
 }
+
+const replays = new WeakSet<object>();
+const markReplayed = <T>(response: T): T => (replays.add(response as object), response);
+/** True for a response that is a retry's stored first answer: the command did not run again. */
+export const isReplayed = (response: unknown) => typeof response === 'object' && response !== null && replays.has(response);
 
 const WAIT_FOR_FIRST_MS = 10_000;
 /** A claim this old without an answer was abandoned (its process died). */
@@ -38,14 +44,16 @@ export class IdempotencyStore {
       const key = md['idempotency-key'];
       if (!key) return fn(request, md);
       new Violations().check(key.length <= MAX_KEY_LENGTH, 'idempotency-key', `must be at most ${MAX_KEY_LENGTH} characters`).throwIfAny();
-      const _id = `${method}:${key}`;
+      // A key is the caller's own: another caller's key with the same request must not replay its answer.
+      const owner = principalOf(md)?.subject;
+      const _id = owner === undefined ? `${method}:${key}` : `${method}:${owner}:${key}`;
       const fingerprint = createHash('sha256').update(req.encode(request).finish()).digest('hex');
       try {
         await this.keys.insertOne({ _id, fingerprint, created_at: new Date() });
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         const first = await this.firstAnswer(_id, fingerprint);
-        if (first) return res.decode(first);
+        if (first) return markReplayed(res.decode(first));
       }
       try {
         const response = await fn(request, md);

@@ -1,9 +1,16 @@
 // command-svc: config, wiring, serve. gRPC on COMMAND_GRPC_PORT (8010).
 import { CommandServiceService } from '../gen/ts/cqrs/v1/command_service';
 import { AmqpConnection, brokerUnreachable } from '../lib/amqp';
-import { common, int, port, readConfig } from '../lib/config';
+import { common, consumerLimits, int, port, portOrOff, readConfig } from '../lib/config';
+import { consumerChecks } from '../lib/consumer-health';
+import { HealthMonitor } from '../lib/health';
+import { gaugeOf, serveMetrics, unappliedAgeGauge } from '../lib/metrics';
+import { queueDepthGauges } from '../lib/queue-gauges';
+import { LagWatch } from '../lib/read-lag';
+import { UnappliedAge } from '../lib/unapplied-age';
 import { EventConsumer, ORDER_PROCESS_QUEUE, PROJECTOR_QUEUE } from '../lib/consumer';
 import { serveGrpc } from '../lib/grpc-server';
+import { authSettings, TokenVerifier } from '../lib/auth';
 import { runService } from '../lib/lifecycle';
 import { connectMongo, pingMongo, WRITE_DB } from '../lib/mongo';
 import { CommandHandler } from './command-handler';
@@ -25,9 +32,15 @@ runService('command-svc', async (log) => {
     MAX_ATTEMPTS: int(5, 1),
     // Client commands wait while the projector's oldest unapplied event is older than this (0: never).
     MAX_PROJECTION_LAG_MS: int(1_000, 0),
+    METRICS_PORT: portOrOff(9101),
+    ...authSettings,
+    ...consumerLimits,
   });
+  const metricsOn = config.METRICS_PORT !== 'off';
+  const verifier = TokenVerifier.fromConfig(config);
+  if (!verifier) log.warn('AUTH is off: any caller may run any command (set AUTH=on)');
 
-  const mongo = await connectMongo(config.MONGO_URL, log);
+  const mongo = await connectMongo(config.MONGO_URL, log, { timeCommands: metricsOn });
   const db = mongo.db(WRITE_DB);
   const amqp = new AmqpConnection(config.AMQP_URL, log);
   await amqp.connect().catch((err) => {
@@ -58,14 +71,32 @@ runService('command-svc', async (log) => {
   await gate.start();
 
   const server = await serveGrpc({
-    process: 'command-svc', host: config.HOST, port: config.COMMAND_GRPC_PORT, log,
+    process: 'command-svc', host: config.HOST, port: config.COMMAND_GRPC_PORT, log, verifier, reflection: config.GRPC_REFLECTION,
     definition: CommandServiceService,
     implementation: (health) => commandService(handler, new IdempotencyStore(db), gate, health, log),
     checks: { mongodb: () => pingMongo(db), rabbitmq: () => publisher.isUp && consumer.isUp },
   });
+  // The order process is a part that can fall behind alone: its own health service name, not the server's.
+  const orderProcessHealth = new HealthMonitor(ORDER_PROCESS_QUEUE, consumerChecks(consumer, { maxLagMs: config.CONSUMER_MAX_LAG_MS, maxStallMs: config.CONSUMER_MAX_STALL_MS }), { health: server.health, services: [ORDER_PROCESS_QUEUE], part: true }, log);
+  await orderProcessHealth.refresh();
+  orderProcessHealth.start();
+
+  if (metricsOn) {
+    await queueDepthGauges(amqp, [PROJECTOR_QUEUE, ORDER_PROCESS_QUEUE]);
+    // The projector's lag as this process sees it, which stays known while projector-svc is down.
+    const projectorLag = new LagWatch(amqp, PROJECTOR_QUEUE, 2_000, log);
+    await projectorLag.start();
+    const unapplied = new UnappliedAge(projectorLag);
+    publisher.onConfirm(() => unapplied.published());
+    unappliedAgeGauge(() => [[PROJECTOR_QUEUE, unapplied.ageMs()], [ORDER_PROCESS_QUEUE, consumer.lagMs()]]);
+    gaugeOf('cqrs_outbox_pending', 'Outbox markers whose commits the broker has not confirmed yet (in flight, or waiting for the relay).', [], async () => [[{}, await writer.outbox.countDocuments({}, { maxTimeMS: 1_000 })]]);
+  }
+  const metrics = await serveMetrics('command-svc', config.HOST, config.METRICS_PORT, log, () => orderProcessHealth.current);
 
   return {
     async stop() {
+      orderProcessHealth.stop();
+      await metrics?.stop();
       gate.stop();
       await server.stop();
       await consumer.stop();

@@ -6,6 +6,7 @@
 // at-least-once and consumers deduplicate by stream version.
 import type { Collection } from 'mongodb';
 import type { Logger } from '../lib/logger';
+import { outboxRelayed } from '../lib/metrics';
 import { commitEvents, type EventStore } from '../lib/event-store';
 import type { OutboxDoc } from './commit-writer';
 import type { EventPublisher } from './event-publisher';
@@ -61,6 +62,7 @@ export class OutboxRelay {
         const envelopes = commitEvents(commit);
         await this.publisher.publish(envelopes);
         published++;
+        outboxRelayed.inc();
         this.log.info({ commitId: commit._id, eventIds: envelopes.map((e) => e.eventId) }, 'relayed unpublished commit');
       }
       await this.outbox.deleteOne({ _id: m._id });

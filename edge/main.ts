@@ -1,7 +1,8 @@
 // The local edge as a process: REST on :8000 in front of command-svc and
 // query-svc, configured from the environment and from envoy/envoy.yaml.
 import { join, resolve } from 'node:path';
-import { address, common, int, port, readConfig, str } from '../lib/config';
+import { address, common, int, port, portOrOff, readConfig, str } from '../lib/config';
+import { serveMetrics } from '../lib/metrics';
 import { runService } from '../lib/lifecycle';
 import { repoRoot } from '../lib/paths';
 import { createEdge, DEFAULT_CALL_TIMEOUT_MS } from './server';
@@ -17,6 +18,7 @@ runService('edge', async (log) => {
     ENVOY_CONFIG: str(join(repoRoot, 'envoy', 'envoy.yaml')),
     OPENAPI_PATH: str(join(repoRoot, 'gen', 'openapi.json')),
     EDGE_CALL_TIMEOUT_MS: int(DEFAULT_CALL_TIMEOUT_MS, 1),
+    METRICS_PORT: portOrOff(9100),
   });
   const edge = await createEdge({
     descriptorPath: resolve(config.DESCRIPTOR_PATH),
@@ -30,6 +32,12 @@ runService('edge', async (log) => {
     openApiPath: resolve(config.OPENAPI_PATH),
   });
   const bound = await edge.listen(config.EDGE_PORT, config.HOST);
+  const metrics = await serveMetrics('edge', config.HOST, config.METRICS_PORT, log);
   log.info({ host: config.HOST, port: bound }, 'edge listening');
-  return { stop: () => edge.close() };
+  return {
+    async stop() {
+      await metrics?.stop();
+      await edge.close();
+    },
+  };
 });

@@ -6,6 +6,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '../lib/logger';
+import { httpDuration, httpRequests } from '../lib/metrics';
 import { loadDescriptorFile, type LoadedDescriptor } from './descriptor';
 import { DocsSite } from './docs';
 import { LivePage } from './live-page';
@@ -53,6 +54,8 @@ interface Context {
 
 /** Outcome of one request, for its log line. */
 interface Outcome {
+  /** The path template that matched, as metrics label it. */
+  route?: string;
   grpcMethod?: string;
   grpcStatus?: number;
   httpStatus: number;
@@ -115,7 +118,7 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
     } else {
       routedPath = admitted.path;
       // The API's description first: its paths are no gRPC method's.
-      if (ctx.docs?.serve(method, admitted.path, res) || ctx.live.serve(method, admitted.path, res)) outcome = { httpStatus: 200 };
+      if (ctx.docs?.serve(method, admitted.path, res) || ctx.live.serve(method, admitted.path, res)) outcome = { route: admitted.path, httpStatus: 200 };
       else outcome = await transcode(ctx, req, res, screened.headers, admitted.path, query, requestId);
     }
   } catch (err) {
@@ -133,6 +136,10 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
     durationMs: Math.round(performance.now() - started),
     requestId,
   };
+  // Unmatched paths share one label: a scanner's made-up paths must not mint series.
+  const route = outcome.route ?? 'unmatched';
+  httpRequests.inc({ route, method, status: String(outcome.httpStatus) });
+  httpDuration.observe({ route, method }, (performance.now() - started) / 1_000);
   if (outcome.httpStatus >= 500) ctx.log.warn(line, 'request');
   else ctx.log.info(line, 'request');
 }
@@ -166,15 +173,16 @@ async function transcode(ctx: Context, req: IncomingMessage, res: ServerResponse
   const match = ctx.table.lookup(req.method ?? 'GET', path);
   if (!match) throw noRoute(ctx, req.method ?? 'GET', path);
   const grpcMethod = match.route.rpc.grpcPath;
+  const route = match.route.binding.pattern;
   const ignoredFields: string[] = [];
   try {
     const body = await readBody(req, ctx.options.maxRequestBodySize);
     const request = encodeRequest(match.route, { bindings: match.bindings, query: parseQuery(query, ctx.options.queryParamUnescapePlus), body }, ctx.descriptor.registry, ctx.options, ignoredFields);
     const metadata = requestMetadata(headers, requestId, req.socket.remoteAddress);
     const outcome = match.route.serverStreaming ? await callStreaming(ctx, match, request, metadata, res) : await callUnary(ctx, match, request, metadata, res);
-    return { grpcMethod, ignoredFields, ...outcome };
+    return { route, grpcMethod, ignoredFields, ...outcome };
   } catch (err) {
-    return { grpcMethod, ignoredFields, ...sendLocalError(ctx, res, err) };
+    return { route, grpcMethod, ignoredFields, ...sendLocalError(ctx, res, err) };
   }
 }
 
@@ -263,12 +271,19 @@ function callStreaming(ctx: Context, match: RouteMatch, request: Uint8Array, met
   });
 }
 
+const requestUri = (req: IncomingMessage) => `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
+
 const deadline = (ctx: Context) => new Date(Date.now() + ctx.callTimeoutMs);
 
 /** An upstream error: Envoy's HTTP status, and with convert_grpc_status the google.rpc.Status body. */
 function sendGrpcError(ctx: Context, res: ServerResponse, err: unknown): Omit<Outcome, 'grpcMethod'> {
   if (!isServiceError(err)) return sendLocalError(ctx, res, err);
   const httpStatus = httpStatusFor(err.code);
+  // The services' RFC 6750 challenge, as Envoy's jwt_authn words it: realm is the URI asked for.
+  const challenge = err.metadata.get('www-authenticate')[0];
+  if (err.code === 16 /* UNAUTHENTICATED */ && typeof challenge === 'string') {
+    res.setHeader('www-authenticate', challenge.replace(/realm="[^"]*"/, `realm="${requestUri(res.req).replace(/"/g, "%22")}"`));
+  }
   if (!ctx.options.convertGrpcStatus) {
     sendBareStatus(res, httpStatus, err.code, err.details);
   } else {

@@ -20,7 +20,9 @@ export interface MeshOptions {
   /** SQLite folder of the embedded store. */
   dataDir: string;
   /** 0 picks a free port. */
-  ports: { edge: number; command: number; query: number; store: number };
+  ports: { edge: number; command: number; query: number; store: number; projector?: number };
+  /** Each process's /metrics port (0 or absent: a free one; 'off': none). */
+  metricsPorts?: Partial<Record<ServiceName, number | 'off'>>;
   host?: string;
   logLevel?: string;
   onLine?: (name: string, line: string) => void;
@@ -29,7 +31,13 @@ export interface MeshOptions {
 }
 
 export interface Mesh {
-  urls: { edge: string; command: string; query: string; mongo: string; amqp: string };
+  urls: {
+    edge: string; command: string; query: string; mongo: string; amqp: string;
+    /** projector-svc's gRPC (grpc.health.v1 only), host:port. */
+    projector: string;
+    /** Each process's metrics base URL (GET /metrics, and /health where it has one); absent when off. */
+    metrics: Partial<Record<ServiceName, string>>;
+  };
   /** Starts (or restarts) one service and waits until it is ready. */
   start(name: ServiceName, env?: NodeJS.ProcessEnv): Promise<Child>;
   /**
@@ -86,13 +94,20 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
       command: o.ports.command || (await freePort()),
       query: o.ports.query || (await freePort()),
       edge: o.ports.edge || (await freePort()),
+      projector: o.ports.projector || (await freePort()),
     };
+    const metricsPorts: Partial<Record<ServiceName, number>> = {};
+    for (const name of SERVICES) {
+      const p = o.metricsPorts?.[name];
+      if (p !== 'off') metricsPorts[name] = p || (await freePort());
+    }
+    const metricsEnv = (name: ServiceName) => ({ METRICS_PORT: String(metricsPorts[name] ?? 'off') });
     const baseEnv: NodeJS.ProcessEnv = { MONGO_URL: mongoUrl, AMQP_URL: o.amqpUrl, HOST: host, LOG_LEVEL: o.logLevel ?? 'info' };
     const serviceEnv: Record<ServiceName, NodeJS.ProcessEnv> = {
-      'command-svc': { COMMAND_GRPC_PORT: String(ports.command) },
-      'query-svc': { QUERY_GRPC_PORT: String(ports.query) },
-      'projector-svc': {},
-      edge: { EDGE_PORT: String(ports.edge), COMMAND_SVC_ADDR: `${host}:${ports.command}`, QUERY_SVC_ADDR: `${host}:${ports.query}` },
+      'command-svc': { COMMAND_GRPC_PORT: String(ports.command), ...metricsEnv('command-svc') },
+      'query-svc': { QUERY_GRPC_PORT: String(ports.query), ...metricsEnv('query-svc') },
+      'projector-svc': { PROJECTOR_GRPC_PORT: String(ports.projector), ...metricsEnv('projector-svc') },
+      edge: { EDGE_PORT: String(ports.edge), COMMAND_SVC_ADDR: `${host}:${ports.command}`, QUERY_SVC_ADDR: `${host}:${ports.query}`, ...metricsEnv('edge') },
     };
     const spawnService = (name: ServiceName, label: string, env: NodeJS.ProcessEnv) =>
       spawnChild({
@@ -112,7 +127,7 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
       return child;
     };
     const instance = async (name: ServiceName, env: NodeJS.ProcessEnv = {}): Promise<Instance> => {
-      const any = { COMMAND_GRPC_PORT: '0', QUERY_GRPC_PORT: '0', EDGE_PORT: '0' };
+      const any = { COMMAND_GRPC_PORT: '0', QUERY_GRPC_PORT: '0', EDGE_PORT: '0', PROJECTOR_GRPC_PORT: '0', METRICS_PORT: '0' };
       const child = spawnService(name, `${name}-${instances.length + 2}`, { ...baseEnv, ...serviceEnv[name], ...any, ...o.env?.[name], ...env });
       const i: Instance = { child };
       instances.push(i);
@@ -129,6 +144,8 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
         query: `${host}:${ports.query}`,
         mongo: mongoUrl,
         amqp: o.amqpUrl,
+        projector: `${host}:${ports.projector}`,
+        metrics: Object.fromEntries(Object.entries(metricsPorts).map(([name, p]) => [name, `http://${host}:${p}`])),
       },
       start,
       instance,

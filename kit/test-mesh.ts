@@ -19,6 +19,7 @@ export interface TestMeshOptions {
   dataDir?: string;
   /** Fixed ports (0: the OS picks). */
   ports?: Partial<MeshOptions['ports']>;
+  metricsPorts?: MeshOptions['metricsPorts'];
   logLevel?: string;
   env?: MeshOptions['env'];
   /** Every output line of every process, as it comes. */
@@ -56,6 +57,7 @@ export async function startTestMesh(o: TestMeshOptions = {}): Promise<TestMesh> 
       mongoUrl: o.mongoUrl,
       dataDir,
       ports: { edge: 0, command: 0, query: 0, store: 0, ...o.ports },
+      metricsPorts: o.metricsPorts,
       logLevel: o.logLevel ?? 'info',
       env: o.env,
       onLine: (name, line) => {

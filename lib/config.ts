@@ -24,6 +24,12 @@ export const port = (fallback?: number): Setting<number> => ({
   },
 });
 
+/** A port, or `off` for a listener a deployment does without (metrics). */
+export const portOrOff = (fallback: number | 'off'): Setting<number | 'off'> => ({
+  default: fallback,
+  parse: (raw) => (raw === 'off' ? 'off' : port().parse(raw)),
+});
+
 export const int = (fallback?: number, min = 0): Setting<number> => ({
   default: fallback,
   parse: (raw) => {
@@ -102,10 +108,18 @@ export function readConfig<S extends Record<string, Setting<unknown>>>(
   return out as Values<S>;
 }
 
+/** Health limits of an event consumer (lib/consumer-health.ts). */
+export const consumerLimits = {
+  CONSUMER_MAX_LAG_MS: int(30_000, 1),
+  CONSUMER_MAX_STALL_MS: int(15_000, 1),
+};
+
 /** Settings every service shares. */
 export const common = {
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   AMQP_URL: url('amqp://guest:guest@127.0.0.1:5672', ['amqp', 'amqps']),
   MONGO_URL: url('mongodb://127.0.0.1:27017', ['mongodb', 'mongodb+srv']),
   HOST: str('127.0.0.1'),
+  // gRPC server reflection (grpcurl's list/describe); off hides the API's shape from callers.
+  GRPC_REFLECTION: bool(true),
 };

@@ -8,6 +8,7 @@ import { decodeEnvelope, EXCHANGE } from './envelope';
 import type { AmqpConnection } from './amqp';
 import { isTransient } from './mongo';
 import type { Logger } from './logger';
+import { eventsApplied, eventsConsumed, eventsDeadLettered, eventsRetried, projectionLag, secondsSince } from './metrics';
 import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
 import type { DomainEvent } from '../domain/events';
 import { ConcurrencyError } from '../domain/errors';
@@ -62,12 +63,20 @@ export class EventConsumer {
   private liveInHand = 0;
   /** Recent apply rate, events per ms of batch work; unknown until a batch is done. */
   private eventsPerMs?: number;
+  /** With handle: when each event in flight happened. */
+  private readonly inFlightSince = new Map<ConsumeMessage, number>();
+  /** Events of the batch in hand, and when an event was last acknowledged. */
+  private inHand = 0;
+  private lastAckAt = Date.now();
+  private readonly labels: { consumer: string };
 
   constructor(
     private readonly amqp: AmqpConnection,
     private readonly opts: ConsumerOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.labels = { consumer: opts.queue };
+  }
 
   get isUp(): boolean {
     return this.channel !== undefined;
@@ -79,7 +88,22 @@ export class EventConsumer {
    * head is; the events still queued behind it are younger.
    */
   lagMs(now = Date.now()): number {
-    return this.oldestInHand === undefined ? 0 : Math.max(0, now - this.oldestInHand);
+    const oldest = this.opts.handleBatch ? this.oldestInHand : minOf(this.inFlightSince.values());
+    return oldest === undefined ? 0 : Math.max(0, now - oldest);
+  }
+
+  /**
+   * How long deliveries have been in hand without one being acknowledged:
+   * 0 when nothing is in hand. A consumer stuck on its store shows here
+   * while its queue fills.
+   */
+  stalledMs(now = Date.now()): number {
+    return this.held() === 0 ? 0 : Math.max(0, now - this.lastAckAt);
+  }
+
+  /** Deliveries received and not yet handled. */
+  private held(): number {
+    return this.burst.length + this.inHand + this.inFlightSince.size;
   }
 
   /**
@@ -118,6 +142,8 @@ export class EventConsumer {
   }
 
   private receive(d: Delivery): void {
+    eventsConsumed.inc(this.labels);
+    if (this.held() === 0) this.lastAckAt = Date.now();
     if (!this.opts.handleBatch) return this.track(this.deliver(d, (e) => this.opts.handle!(e)));
     this.burst.push(d);
     if (this.draining) return;
@@ -151,6 +177,7 @@ export class EventConsumer {
     const live = decoded.filter((d) => !isCatchUp(d.msg));
     this.oldestInHand = live.length ? Math.min(...live.map((d) => d.e.occurredAt?.getTime() ?? Date.now())) : undefined;
     this.liveInHand = live.length;
+    this.inHand = decoded.length;
     const t0 = Date.now();
     if (decoded.length === 1) await this.deliverDecoded(decoded[0], decoded[0].e, one);
     else await this.applyBatch(decoded, one);
@@ -160,7 +187,7 @@ export class EventConsumer {
   private async applyBatch(decoded: Array<Delivery & { e: Envelope }>, one: (e: Envelope) => Promise<void>): Promise<void> {
     try {
       await this.handleUntilStoreAnswers(decoded[0].e, () => this.opts.handleBatch!(decoded.map((d) => d.e)));
-      for (const d of decoded) this.settle(d.ch, d.msg, 'ack');
+      for (const d of decoded) this.applied(d, d.e);
     } catch (err) {
       this.log.warn({ events: decoded.length, err: (err as Error).message }, 'batch failed; applying its events one at a time');
       for (const d of decoded) await this.deliverDecoded(d, d.e, one);
@@ -176,6 +203,7 @@ export class EventConsumer {
   private forgetInHand(): void {
     this.oldestInHand = undefined;
     this.liveInHand = 0;
+    this.inHand = 0;
   }
 
   private track(p: Promise<void>): void {
@@ -190,6 +218,7 @@ export class EventConsumer {
    * nothing left to settle and the event will come again on the new channel.
    */
   private settle(ch: Channel, msg: ConsumeMessage, how: 'ack' | 'requeue'): void {
+    if (how === 'ack') this.lastAckAt = Date.now();
     try {
       if (how === 'ack') ch.ack(msg);
       else ch.nack(msg, false, true);
@@ -209,21 +238,35 @@ export class EventConsumer {
 
   private async deliver(d: Delivery, handle: (e: Envelope) => Promise<void>): Promise<void> {
     const envelope = this.decodeOrPark(d);
-    if (envelope) await this.deliverDecoded(d, envelope, handle);
+    if (!envelope) return;
+    this.inFlightSince.set(d.msg, envelope.occurredAt?.getTime() ?? Date.now());
+    try {
+      await this.deliverDecoded(d, envelope, handle);
+    } finally {
+      this.inFlightSince.delete(d.msg);
+    }
   }
 
-  private async deliverDecoded({ ch, msg }: Delivery, envelope: Envelope, handle: (e: Envelope) => Promise<void>): Promise<void> {
+  private applied({ ch, msg }: Delivery, e: Envelope): void {
+    this.settle(ch, msg, 'ack');
+    eventsApplied.inc(this.labels);
+    if (!isCatchUp(msg) && e.occurredAt) projectionLag.observe(this.labels, secondsSince(e.occurredAt.getTime()));
+  }
+
+  private async deliverDecoded(d: Delivery, envelope: Envelope, handle: (e: Envelope) => Promise<void>): Promise<void> {
+    const { ch, msg } = d;
     let failure: Error | undefined;
     try {
       await this.handleUntilStoreAnswers(envelope, () => handle(envelope));
     } catch (err) {
       failure = err as Error;
     }
-    if (!failure) return this.settle(ch, msg, 'ack');
+    if (!failure) return this.applied(d, envelope);
     const attempts = Number(msg.properties.headers?.['x-delivery-count'] ?? 0) + 1;
     if (attempts >= this.opts.maxAttempts || failure instanceof UnprocessableEvent) return this.park(ch, msg, failure.message, envelope);
     this.log.warn({ eventId: envelope.eventId, streamId: envelope.streamId, attempts, err: failure.message }, 'event failed; will retry');
     await sleep(Math.min(100 * 2 ** attempts, 2_000));
+    eventsRetried.inc(this.labels);
     this.settle(ch, msg, 'requeue');
   }
 
@@ -253,6 +296,7 @@ export class EventConsumer {
       return this.log.warn({ eventId: e?.eventId, err: (err as Error).message }, 'could not park the event; the broker redelivers');
     }
     this.settle(ch, msg, 'ack');
+    eventsDeadLettered.inc(this.labels);
     this.log.error({ eventId: e?.eventId ?? msg.properties.messageId, streamId: e?.streamId, reason }, 'event dead-lettered');
   }
 }
@@ -280,6 +324,12 @@ async function declareQueue(ch: Channel, queue: string, bindings: string[], maxA
 export const CATCH_UP_PREFIX = 'catch-up.';
 
 const isCatchUp = (msg: ConsumeMessage) => msg.fields.routingKey.startsWith(CATCH_UP_PREFIX);
+
+function minOf(values: Iterable<number>): number | undefined {
+  let min: number | undefined;
+  for (const v of values) if (min === undefined || v < min) min = v;
+  return min;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

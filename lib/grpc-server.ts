@@ -7,6 +7,7 @@ import {
   ServerCredentials,
   type handleServerStreamingCall,
   type handleUnaryCall,
+  type ServerInterceptor,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
@@ -18,6 +19,9 @@ import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { grpcError, toGrpcError, isInternal } from './grpc-errors';
+import { accessInterceptor } from './access';
+import type { TokenVerifier } from './auth';
+import { grpcDuration, grpcRequests } from './metrics';
 import { HealthMonitor, type Check, type HealthReport } from './health';
 import type { Logger } from './logger';
 import { descriptorPath } from './paths';
@@ -57,13 +61,13 @@ export interface StartedServer {
   stop(): Promise<void>;
 }
 
-export async function startGrpcServer(host: string, port: number, services: GrpcService[]): Promise<StartedServer> {
-  const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
+export async function startGrpcServer(host: string, port: number, services: GrpcService[], o: { interceptors?: ServerInterceptor[]; reflection?: boolean } = {}): Promise<StartedServer> {
+  const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024, interceptors: o.interceptors ?? [] });
   for (const s of services) server.addService(tolerantDecoding(s.definition), s.implementation);
   const health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(services.map((s) => [s.name, 'NOT_SERVING'])) });
   health.addToServer(server);
   const names = [...services.map((s) => s.name), 'grpc.health.v1.Health'];
-  new ReflectionService(descriptorFiles(), { services: names }).addToServer(server);
+  if (o.reflection !== false) new ReflectionService(descriptorFiles(), { services: names }).addToServer(server);
 
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
@@ -128,11 +132,18 @@ export interface ServeOptions<D extends ServiceDefinition> {
   implementation: (health: () => HealthReport) => ImplementationOf<D>;
   /** What the process depends on: it is SERVING only while every check passes. */
   checks: Record<string, Check>;
+  /** With a verifier, every call but health and reflection needs a valid token (lib/access.ts). */
+  verifier?: TokenVerifier;
+  /** Server reflection (default on). */
+  reflection?: boolean;
   log: Logger;
 }
 
 export interface Serving {
   port: number;
+  health: HealthImplementation;
+  /** The health report as the monitor last made it. */
+  report(): HealthReport;
   /** Stops the health checks, then the server (in-flight calls finish, bounded). */
   stop(): Promise<void>;
 }
@@ -145,15 +156,27 @@ export interface Serving {
 export async function serveGrpc<D extends ServiceDefinition>(o: ServeOptions<D>): Promise<Serving> {
   let monitor: HealthMonitor | undefined;
   const service = grpcService(o.definition, o.implementation(() => monitor!.current));
-  const server = await startGrpcServer(o.host, o.port, [service]);
+  const server = await startGrpcServer(o.host, o.port, [service], { interceptors: o.verifier ? [accessInterceptor(o.verifier, o.log)] : [], reflection: o.reflection });
   monitor = new HealthMonitor(o.process, o.checks, { health: server.health, services: [service.name] }, o.log);
+  return monitored(server, monitor, o);
+}
+
+/** A process with no service of its own (projector-svc): grpc.health.v1 and reflection only. */
+export async function serveHealth(o: Omit<ServeOptions<never>, 'definition' | 'implementation'>): Promise<Serving> {
+  const server = await startGrpcServer(o.host, o.port, [], { reflection: o.reflection });
+  return monitored(server, new HealthMonitor(o.process, o.checks, { health: server.health, services: [] }, o.log), o);
+}
+
+async function monitored(server: StartedServer, monitor: HealthMonitor, o: { process: string; host: string; log: Logger }): Promise<Serving> {
   await monitor.refresh();
   monitor.start();
   o.log.info({ port: server.port, host: o.host }, `${o.process} listening`);
   return {
     port: server.port,
+    health: server.health,
+    report: () => monitor.current,
     async stop() {
-      monitor!.stop();
+      monitor.stop();
       await server.stop();
     },
   };
@@ -168,18 +191,35 @@ export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, md: 
     if ((call.request as unknown) instanceof Undecodable) {
       const reason = (call.request as unknown as Undecodable).reason;
       log.info({ method, reason }, 'call refused: undecodable request');
+      countCall(call.getPath())(status.INVALID_ARGUMENT);
       return callback(grpcError(status.INVALID_ARGUMENT, `invalid request: not a ${method} request message (${reason})`, [{ field: 'request', description: reason }]));
     }
     const md: Record<string, string> = {};
     for (const [k, v] of Object.entries(call.metadata.getMap())) if (typeof v === 'string') md[k] = v;
+    const done = countCall(call.getPath());
     fn(call.request, md, call).then(
-      (res) => callback(null, res),
+      (res) => {
+        done(status.OK);
+        callback(null, res);
+      },
       (err) => {
         if (isInternal(err)) log.error({ err, method }, 'call failed');
         else log.info({ method, reason: (err as Error).message }, 'call refused');
-        callback(toGrpcError(err));
+        const answer = toGrpcError(err);
+        done(answer.code);
+        callback(answer);
       },
     );
+  };
+}
+
+/** Starts timing a call; the returned function records it with its status code. */
+function countCall(path: string): (code: status) => void {
+  const [, service = '', method = ''] = /^\/([^/]*)\/(.*)$/.exec(path) ?? [];
+  const end = grpcDuration.startTimer({ service, method });
+  return (code) => {
+    grpcRequests.inc({ service, method, code: status[code] ?? String(code) });
+    end();
   };
 }
 

@@ -19,7 +19,8 @@ export class HealthMonitor {
   constructor(
     private readonly service: string,
     private readonly checks: Record<string, Check>,
-    private readonly grpc: { health: HealthImplementation; services: string[] },
+    /** `part`: these services only, not the server as a whole ("") — a part of a process that can fail alone. */
+    private readonly grpc: { health: HealthImplementation; services: string[]; part?: boolean },
     private readonly log: Logger,
   ) {
     this.report = { status: 'NOT_SERVING', service, dependencies: [] };
@@ -43,7 +44,8 @@ export class HealthMonitor {
     const status = dependencies.every((d) => d.status === 'UP') ? 'SERVING' : 'NOT_SERVING';
     if (status !== this.report.status) this.log.info({ status, dependencies }, 'health changed');
     this.report = { status, service: this.service, dependencies };
-    setServing(this.grpc.health, this.grpc.services, status === 'SERVING');
+    const names = this.grpc.part ? this.grpc.services : ['', ...this.grpc.services];
+    for (const n of names) this.grpc.health.setStatus(n, status === 'SERVING' ? 'SERVING' : 'NOT_SERVING');
     return this.report;
   }
 
@@ -61,9 +63,4 @@ export class HealthMonitor {
   stop(): void {
     clearInterval(this.timer);
   }
-}
-
-/** Sets every listed service (and the server as a whole, "") to one status. */
-export function setServing(health: HealthImplementation, names: string[], serving: boolean): void {
-  for (const n of ['', ...names]) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
 }

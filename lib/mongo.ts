@@ -1,6 +1,7 @@
 import { MongoBulkWriteError, MongoClient, type Db, type WriteError } from 'mongodb';
 import { createConnection } from 'node:net';
 import type { Logger } from './logger';
+import { storeDuration } from './metrics';
 
 export const WRITE_DB = 'cqrs_write';
 export const READ_DB = 'cqrs_read';
@@ -11,17 +12,19 @@ export const READ_DB = 'cqrs_read';
  * than hang. A watchdog brings the client back if it stays stuck after the
  * store returned.
  */
-export async function connectMongo(url: string, log?: Logger): Promise<MongoClient> {
+export async function connectMongo(url: string, log?: Logger, opts: { timeCommands?: boolean } = {}): Promise<MongoClient> {
   const statsMs = statsEveryMs();
+  const monitor = statsMs > 0 || opts.timeCommands === true;
   const client = new MongoClient(url, {
     serverSelectionTimeoutMS: 5_000,
     connectTimeoutMS: 5_000,
     socketTimeoutMS: 30_000,
     maxPoolSize: 20,
     retryWrites: false, // FerretDB v1 has no retryable writes; our writes are idempotent by _id instead
-    monitorCommands: statsMs > 0, // off by default: no command events at all
+    monitorCommands: monitor, // off without metrics or stats: no command events at all
   });
   if (statsMs > 0 && log) countCommands(client, statsMs, log);
+  if (opts.timeCommands) timeCommands(client);
   await client.connect();
   watchClient(client, log);
   return client;
@@ -60,6 +63,18 @@ function countCommands(client: MongoClient, everyMs: number, log: Logger): void 
   };
   setInterval(flush, everyMs).unref();
   client.on('topologyClosed', flush);
+}
+
+/** Every command's round trip into cqrs_store_command_duration_seconds, by command and outcome. */
+function timeCommands(client: MongoClient): void {
+  const started = new Map<number, { command: string; end: (labels: { outcome: string }) => number }>();
+  client.on('commandStarted', (e) => started.set(e.requestId, { command: e.commandName, end: storeDuration.startTimer({ command: e.commandName }) }));
+  const finish = (requestId: number, outcome: string) => {
+    started.get(requestId)?.end({ outcome });
+    started.delete(requestId);
+  };
+  client.on('commandSucceeded', (e) => finish(e.requestId, 'ok'));
+  client.on('commandFailed', (e) => finish(e.requestId, 'failed'));
 }
 
 const STUCK_AFTER_MS = 12_000;

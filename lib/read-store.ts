@@ -4,7 +4,8 @@
 // query-svc and projector-svc over by changing one document.
 import type { Collection, Db } from 'mongodb';
 import {
-  DEFAULT_NAMES, PROJECTIONS, type CollectionNames, type InventoryDoc, type OrderDoc, type PendingBucket, type StatsDoc, type UserOrdersBucket, type UserSummaryDoc,
+  DEFAULT_NAMES, PROJECTIONS, type CollectionNames, type InventoryDoc, type OrderDoc, type PendingBucket, type ProductCounterDoc, type StatsDoc, type UserOrdersBucket,
+  type UserSummaryDoc,
 } from '../read-models';
 
 const POINTER = { collection: 'read_model_collections', id: 'current' };
@@ -56,6 +57,12 @@ export class ReadStore {
   }
   get stats(): Collection<StatsDoc> {
     return this.db.collection<StatsDoc>(this.names.order_stats);
+  }
+  get userProductCounts(): Collection<ProductCounterDoc> {
+    return this.db.collection<ProductCounterDoc>(this.names.user_product_counts);
+  }
+  get productCounts(): Collection<ProductCounterDoc> {
+    return this.db.collection<ProductCounterDoc>(this.names.product_counts);
   }
 
   /** Points every follower at `names`. */

@@ -1,6 +1,7 @@
 // What one order adds to the documents derived from many orders (a user's
 // summary, the statistics): counters only, so those documents stay the same
-// size however many orders there are. A derived document is changed by the
+// size however many orders there are (units per product go to counter
+// documents of their own: product-counts.ts). A derived document is changed by the
 // difference between what an order contributes now and what it contributed
 // when the document last saw it, and remembers for a while which
 // contributions it took in (`inflight`), so a crash between writing it and
@@ -63,7 +64,7 @@ export function takenIn(doc: Derived, order: OrderDoc): Contribution | undefined
 
 /** The counters with `from` taken out and `to` put in. */
 export function moveCounters<T extends Counters>(t: T, from: Contribution | undefined, to: Contribution): T {
-  const next = { ...t, by_status: { ...t.by_status }, products: { ...t.products }, product_names: { ...t.product_names } };
+  const next = { ...t, by_status: { ...t.by_status } };
   if (from) add(next, from, -1);
   add(next, to, 1);
   return next;
@@ -75,16 +76,6 @@ function add(t: Counters, c: Contribution, sign: 1 | -1): void {
   if (PAID_STATUSES.includes(c.status)) {
     t.revenue_cents += sign * c.total_cents;
     t.paid_orders += sign;
-  }
-  for (const l of c.lines) {
-    const count = (t.products[l.product_id] ?? 0) + sign * l.quantity;
-    if (count === 0) {
-      delete t.products[l.product_id];
-      delete t.product_names[l.product_id];
-    } else {
-      t.products[l.product_id] = count;
-      if (sign > 0 && l.product_name && !t.product_names[l.product_id]) t.product_names[l.product_id] = l.product_name;
-    }
   }
 }
 

@@ -1,19 +1,30 @@
 // projector-svc: consumes every event on cqrs.events into the read models.
 import { AmqpConnection, brokerUnreachable } from '../lib/amqp';
-import { common, int, readConfig } from '../lib/config';
+import { common, consumerLimits, int, port, portOrOff, readConfig } from '../lib/config';
+import { consumerChecks } from '../lib/consumer-health';
+import { serveHealth } from '../lib/grpc-server';
+import { serveMetrics, unappliedAgeGauge } from '../lib/metrics';
+import { queueDepthGauges } from '../lib/queue-gauges';
 import { EventConsumer, PROJECTOR_QUEUE } from '../lib/consumer';
 import { EventStore } from '../lib/event-store';
 import { runService } from '../lib/lifecycle';
-import { connectMongo, READ_DB, WRITE_DB } from '../lib/mongo';
+import { connectMongo, pingMongo, READ_DB, WRITE_DB } from '../lib/mongo';
 import { ProjectionAnnouncer } from '../lib/projection-notices';
 import { ReadStore } from '../lib/read-store';
 import { reportLag } from '../lib/read-lag';
 import { Projector } from './projector';
 
 runService('projector-svc', async (log) => {
-  const config = readConfig({ ...common, CONSUMER_PREFETCH: int(512, 1), MAX_ATTEMPTS: int(5, 1), BATCH_LINGER_MS: int(5, 0) });
+  const config = readConfig({
+    ...common, CONSUMER_PREFETCH: int(512, 1), MAX_ATTEMPTS: int(5, 1), BATCH_LINGER_MS: int(5, 0),
+    // grpc.health.v1 only: projector-svc has no API, but its health includes how far behind it is.
+    PROJECTOR_GRPC_PORT: port(8012),
+    METRICS_PORT: portOrOff(9103),
+    ...consumerLimits,
+  });
+  const metricsOn = config.METRICS_PORT !== 'off';
 
-  const mongo = await connectMongo(config.MONGO_URL, log);
+  const mongo = await connectMongo(config.MONGO_URL, log, { timeCommands: metricsOn });
   const read = await ReadStore.open(mongo.db(READ_DB), true);
   await read.ensureIndexes();
   const amqp = new AmqpConnection(config.AMQP_URL, log);
@@ -32,10 +43,21 @@ runService('projector-svc', async (log) => {
   await consumer.start();
   // The command side's admission gate listens (command-svc/read-side-gate.ts).
   const stopLagReports = await reportLag(amqp, PROJECTOR_QUEUE, () => ({ lagMs: consumer.lagMs(), waitMs: consumer.waitMs() }), 200);
+  const health = await serveHealth({
+    process: 'projector-svc', host: config.HOST, port: config.PROJECTOR_GRPC_PORT, log, reflection: config.GRPC_REFLECTION,
+    checks: { mongodb: () => pingMongo(read.db), ...consumerChecks(consumer, { maxLagMs: config.CONSUMER_MAX_LAG_MS, maxStallMs: config.CONSUMER_MAX_STALL_MS }) },
+  });
+  if (metricsOn) {
+    await queueDepthGauges(amqp, [PROJECTOR_QUEUE]);
+    unappliedAgeGauge(() => [[PROJECTOR_QUEUE, consumer.lagMs()]]);
+  }
+  const metrics = await serveMetrics('projector-svc', config.HOST, config.METRICS_PORT, log, health.report);
   log.info({ queue: PROJECTOR_QUEUE }, 'projector-svc consuming');
 
   return {
     async stop() {
+      await metrics?.stop();
+      await health.stop();
       stopLagReports();
       await consumer.stop();
       await amqp.close();

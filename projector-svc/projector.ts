@@ -6,22 +6,27 @@
 // document it touches once (from this process's cache when it can) and writes
 // each changed document once, one bulkWrite per collection; the queue's
 // single active consumer keeps other instances out. Documents derived from
-// many orders are written before the orders (contribution.ts says why).
+// many orders are written before the orders, and the product counters
+// before those (contribution.ts, product-counts.ts say why).
 import type { Collection } from 'mongodb';
 import { ConcurrencyError } from '../domain/errors';
 import { orderStream, parseStream, productStream } from '../domain/events';
 import type { StreamPosition } from '../lib/consistency-token';
 import { readStream, type EventStore } from '../lib/event-store';
 import { isDuplicateKey, writeErrorsOf } from '../lib/mongo';
-import { UnprocessableEvent, type Envelope } from '../lib/consumer';
+import { PROJECTOR_QUEUE, UnprocessableEvent, type Envelope } from '../lib/consumer';
+import { eventsDuplicates, eventsGapsFilled } from '../lib/metrics';
 import type { Logger } from '../lib/logger';
 import { KeyedLock } from '../lib/keyed-lock';
 import { Lru } from '../lib/lru';
 import type { ReadStore } from '../lib/read-store';
 import {
-  bucketOf, emptyStats, numericKey, pendingKey, PENDING_SHOWN, STATS_ID, userOrdersKey, type Derived, type InventoryDoc, type OrderDoc, type PendingBucket, type UserOrdersBucket,
+  bucketOf, emptyStats, numericKey, pendingKey, PENDING_SHOWN, productCountKey, STATS_ID, TOP_PRODUCTS, userOrdersKey, userProductKey,
+  type Derived, type InventoryDoc, type OrderDoc, type PendingBucket, type ProductCount, type ProductCounterDoc, type UserOrdersBucket,
 } from '../read-models';
 import { contributionOf, contributionVersion, decodeContribution, encodeContribution, pruneInflight, takenIn } from './contribution';
+import { withoutHeld, type ProductCounters } from './product-counts';
+import { listsAll } from './top-products';
 import { emptyInventory, needsRefill, pendingSlot, projectInventory, refilled, withPendingChange } from './inventory-projection';
 import { emptyOrder, projectOrder, type StreamEvent } from './order-projection';
 import { withOrderStats } from './statistics-projection';
@@ -45,10 +50,13 @@ interface Projected<D> {
 }
 
 const CACHED_DOCS = 20_000;
+const CONSUMER = { consumer: PROJECTOR_QUEUE };
 
 export class Projector {
   private readonly serial = new KeyedLock();
   private readonly docs = new Lru<string, ReadDoc>(CACHED_DOCS);
+  /** Counters a write found stored though their summary did not list them (product-counts.ts): looked for until written. */
+  private readonly strayCounters = new Set<string>();
   /**
    * The collections of the batch in hand. A rebuild switches the live names
    * while the projector runs; a batch that read one set of collections and
@@ -104,7 +112,7 @@ export class Projector {
       .filter((r) => r.after !== r.before || taken.has(r.after._id))
       .map((r) => (taken.has(r.after._id) ? { ...r.after, contrib: taken.get(r.after._id) } : r.after));
     await this.save(this.read.orders, toSave, unstoredIds(orders));
-    for (const r of [...orders, ...products]) this.logApplied(r);
+    this.logApplied(events.length, [...orders, ...products]);
     // Every read model of these streams is stored by now (orders last, with their contributions).
     this.onApplied?.([
       ...orders.map((r) => ({ streamId: orderStream(r.after.order_id), version: r.after.version })),
@@ -157,29 +165,91 @@ export class Projector {
       settled(
         [...groupBy(orders, (o) => o.user_id)].map(async ([userId, os]) => {
           const before = (await this.load(this.read.userSummaries, numericKey(userId))) ?? emptySummary(userId);
+          const read = await this.counters(this.read.userProductCounts, (p) => userProductKey(userId, p), before, before.favorite_products, os);
           let s = before;
+          let counters = read;
           const opened = new Map<number, number | undefined>();
           for (const o of os) {
             const prev = s;
-            s = withOrder(s, o);
+            ({ doc: s, counters } = withOrder(s, o, counters));
             // The summary before this order knows how recent every order listed before the new bucket is.
             if (s.order_buckets > prev.order_buckets) opened.set(s.order_buckets - 1, newestListed(prev));
             taken.set(o.order_id, encodeContribution(contributionOf(o, takenIn(s, o)!.bucket)));
           }
-          const [summary, buckets] = await settled([s === before ? Promise.resolve(undefined) : this.pruned(s, batch), this.listed(userId, os, taken, opened)]);
-          return { summary, buckets };
+          const [summary, buckets, changedCounters] = await settled([
+            s === before ? Promise.resolve(undefined) : this.pruned(s, batch),
+            this.listed(userId, os, taken, opened),
+            this.changedCounters(read, counters, before, batch),
+          ]);
+          return { summary, buckets, counters: changedCounters };
         }),
       ),
       (async () => {
-        const before = (await this.load(this.read.stats, STATS_ID)) ?? emptyStats();
-        const after = orders.reduce((s, o) => withOrderStats(s, o, now), before);
-        return after === before ? undefined : await this.pruned(after, batch);
+        // A store from before the top-N lists has none: start one (`npm run rebuild` makes it exact).
+        const stored = await this.load(this.read.stats, STATS_ID);
+        const before = stored ? { ...emptyStats(), ...stored } : emptyStats();
+        const read = await this.counters(this.read.productCounts, productCountKey, before, before.top_products, orders);
+        const after = orders.reduce((t, o) => withOrderStats(t.doc, o, now, t.counters), { doc: before, counters: read });
+        const [doc, counters] = await settled([after.doc === before ? Promise.resolve(undefined) : this.pruned(after.doc, batch), this.changedCounters(read, after.counters, before, batch)]);
+        return { doc, counters };
       })(),
     ]);
-    await settled([this.saveGuarded(this.read.userSummaries, users.map((u) => u.summary).filter(isDefined)), this.saveGuarded(this.read.stats, stats ? [stats] : [])]);
+    // Counters first: what a summary or the statistics hold of an order, their counters hold too.
+    await settled([this.saveCounters(this.read.userProductCounts, users.flatMap((u) => u.counters)), this.saveCounters(this.read.productCounts, stats.counters)]);
+    await settled([this.saveGuarded(this.read.userSummaries, users.map((u) => u.summary).filter(isDefined)), this.saveGuarded(this.read.stats, stats.doc ? [stats.doc] : [])]);
     // Only once the summaries name them (contribution.ts says why).
     await this.saveGuarded(this.read.userOrders, users.flatMap((u) => u.buckets));
     return taken;
+  }
+
+  /**
+   * The counters of the products the orders name, read once each. A product
+   * the fed document does not list while it lists fewer than TOP_PRODUCTS
+   * has no counter yet (a counter is written only before a document that
+   * then lists it), so it is not looked for, unless a write found one there
+   * anyway: a crash between the two writes.
+   */
+  private async counters(coll: Collection<ProductCounterDoc>, keyOf: (productId: number) => string, fed: Derived, top: ProductCount[], orders: OrderDoc[]): Promise<ProductCounters> {
+    const ids = new Set<number>();
+    for (const o of orders) for (const l of [...o.items, ...(takenIn(fed, o)?.lines ?? [])]) ids.add(l.product_id);
+    const listed = new Set(top.map((e) => e.product_id));
+    const unlistedHaveNone = listsAll(top, TOP_PRODUCTS);
+    const found = await settled(
+      [...ids].map((p) => (unlistedHaveNone && !listed.has(p) && !this.strayCounters.has(keyOf(p)) ? Promise.resolve(undefined) : this.load(coll, keyOf(p)))),
+    );
+    return new Map(found.filter(isDefined).map((k) => [k.product_id, k]));
+  }
+
+  /**
+   * The counters the batch changed, each without what it keeps pending of
+   * orders the fed document (as read) is known to hold at that version: in
+   * its inflight, or stored with the order.
+   */
+  private async changedCounters(read: ProductCounters, after: ProductCounters, fed: Derived, batch: Set<string>): Promise<ProductCounterDoc[]> {
+    const changed = [...after.values()].filter((k) => read.get(k.product_id) !== k);
+    // Each order once, however many of these counters keep it; read only where the inflight does not answer.
+    const newest = new Map<string, number>();
+    for (const k of changed) for (const [id, c] of Object.entries(k.pending)) if (!batch.has(id)) newest.set(id, Math.max(newest.get(id) ?? 0, contributionVersion(c)));
+    const holds = new Map<string, number>();
+    await settled(
+      [...newest].map(async ([id, v]) => {
+        const inflight = contributionVersion(fed.inflight[id]);
+        const o = inflight >= v ? undefined : await this.load(this.read.orders, id);
+        holds.set(id, Math.max(inflight, contributionVersion(o?.contrib)));
+      }),
+    );
+    return changed.map((k) => withoutHeld(k, (id) => holds.get(id)));
+  }
+
+  /** As saveGuarded; a counter taken for new that the store already holds is looked for from then on. */
+  private async saveCounters(coll: Collection<ProductCounterDoc>, docs: ProductCounterDoc[]): Promise<void> {
+    try {
+      await this.saveGuarded(coll, docs);
+    } catch (err) {
+      if (err instanceof ConcurrencyError) for (const d of docs) if (d.rev === undefined) this.strayCounters.add(d._id);
+      throw err;
+    }
+    for (const d of docs) this.strayCounters.delete(d._id);
   }
 
   /**
@@ -312,10 +382,16 @@ export class Projector {
     for (const d of docs) this.docs.set(cacheKey(coll, d._id), { ...d, rev: (d.rev ?? 0) + 1 });
   }
 
-  private logApplied({ applied, filled }: Projected<unknown>): void {
-    for (const e of applied) {
-      this.log.info({ eventId: e.eventId, streamId: e.streamId, version: e.version, correlationId: e.correlationId, type: e.payload.$case, filled }, 'event projected');
+  private logApplied(received: number, results: Array<Projected<unknown>>): void {
+    let applied = 0;
+    for (const r of results) {
+      applied += r.applied.length;
+      eventsGapsFilled.inc(CONSUMER, r.filled);
+      for (const e of r.applied) {
+        this.log.info({ eventId: e.eventId, streamId: e.streamId, version: e.version, correlationId: e.correlationId, type: e.payload.$case, filled: r.filled }, 'event projected');
+      }
     }
+    eventsDuplicates.inc(CONSUMER, received - applied);
   }
 }
 

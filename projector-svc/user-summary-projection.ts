@@ -1,12 +1,12 @@
 // The user order summary (read-models/users.ts): each order's contribution
-// moved into the user's counters, and the order listed in one of the user's
-// bounded buckets.
+// moved into the user's counters, its units into the user's product counters
+// (user_product_counts) and favourites, and the order listed in one of the
+// user's bounded buckets.
 import {
-  decodeEntry, emptyCounters, encodeEntry, numericKey, topProducts, USER_BUCKET_SIZE, userOrdersKey, type OrderDoc, type UserOrdersBucket, type UserSummaryDoc,
+  decodeEntry, emptyCounters, encodeEntry, numericKey, TOP_PRODUCTS, USER_BUCKET_SIZE, userOrdersKey, userProductKey, type OrderDoc, type UserOrdersBucket, type UserSummaryDoc,
 } from '../read-models';
 import { contributionOf, encodeContribution, moveCounters, takenIn, type Contribution } from './contribution';
-
-const FAVORITES = 5;
+import { moveProducts, type ProductCounters, type Tallied } from './product-counts';
 
 export const emptySummary = (userId: number): UserSummaryDoc => ({
   _id: numericKey(userId), user_id: userId, ...emptyCounters(), favorite_products: [], order_buckets: 0, last_bucket_size: 0, inflight: {},
@@ -36,19 +36,21 @@ export function newBucket(userId: number, bucket: number, newestBeforeMs: number
 
 /**
  * The summary with this order's latest version taken in, and the bucket that
- * lists it; the same object if the summary already holds this version or a newer one.
+ * lists it, with the user's product counters (by product id) it was moved
+ * with; the same objects if the summary already holds this version or a newer one.
  */
-export function withOrder(s: UserSummaryDoc, o: OrderDoc): UserSummaryDoc {
+export function withOrder(s: UserSummaryDoc, o: OrderDoc, counters: ProductCounters): Tallied<UserSummaryDoc> {
   const from = takenIn(s, o);
-  if (from && from.v >= o.version) return s;
+  if (from && from.v >= o.version) return { doc: s, counters };
   const placed = from ? { bucket: from.bucket, summary: s } : placeNewOrder(s, o.created_at);
-  return withContribution(placed.summary, o.order_id, from, contributionOf(o, placed.bucket));
+  return withContribution(placed.summary, o.order_id, from, contributionOf(o, placed.bucket), counters);
 }
 
 /** The summary with the order's contribution moved from `from` to `to`, remembered in flight. */
-export function withContribution(s: UserSummaryDoc, orderId: string, from: Contribution | undefined, to: Contribution): UserSummaryDoc {
+export function withContribution(s: UserSummaryDoc, orderId: string, from: Contribution | undefined, to: Contribution, counters: ProductCounters): Tallied<UserSummaryDoc> {
   const moved = moveCounters(s, from, to);
-  return { ...moved, favorite_products: topProducts(moved, FAVORITES), inflight: { ...s.inflight, [orderId]: encodeContribution(to) } };
+  const products = moveProducts(s.favorite_products, counters, (p) => userProductKey(s.user_id, p), orderId, from, to, TOP_PRODUCTS);
+  return { doc: { ...moved, favorite_products: products.top, inflight: { ...s.inflight, [orderId]: encodeContribution(to) } }, counters: products.counters };
 }
 
 /** The bucket with the order's entry, or the same object if it holds a newer one. */

@@ -4,6 +4,7 @@ import { OrderStatus } from '../gen/ts/cqrs/v1/common';
 import type { QueryServiceServer } from '../gen/ts/cqrs/v1/query_service';
 import { NotFoundError, Violations } from '../domain/errors';
 import { validateOrderId } from '../domain/validation';
+import { mayActFor } from '../lib/access';
 import { unary } from '../lib/grpc-server';
 import type { HealthReport } from '../lib/health';
 import type { Logger } from '../lib/logger';
@@ -49,13 +50,14 @@ async function pageOrders(read: ReadStore, filter: Filter<OrderDoc>, size: numbe
 export function queryService(read: ReadStore, ryw: ReadYourWrites, live: LiveQueries, health: () => HealthReport, log: Logger): QueryServiceServer {
   return {
     ...liveService(read, ryw, live, log),
-    getOrder: unary(log, 'GetOrder', async (req, _md, call) => {
+    getOrder: unary(log, 'GetOrder', async (req, md, call) => {
       const v = new Violations();
       validateOrderId(v, req.orderId);
       v.throwIfAny();
       await ryw.reach(req, { orders: { id: req.orderId } }, call);
       const doc = await read.orders.findOne({ _id: req.orderId });
-      if (!doc) throw new NotFoundError(`order ${req.orderId} not found`);
+      // Someone else's order answers exactly as a missing one does.
+      if (!doc || !mayActFor(md, doc.user_id)) throw new NotFoundError(`order ${req.orderId} not found`);
       return { order: toOrder(doc) };
     }),
     listOrders: unary(log, 'ListOrders', async (req, _md, call) => {

@@ -6,6 +6,7 @@ import type * as api from '../gen/ts/cqrs/v1/query_service';
 import { NotFoundError, Violations } from '../domain/errors';
 import { orderStream, parseStream } from '../domain/events';
 import { validateOrderId } from '../domain/validation';
+import { mayActFor } from '../lib/access';
 import { streaming } from '../lib/grpc-server';
 import type { Logger } from '../lib/logger';
 import type { ReadStore } from '../lib/read-store';
@@ -27,7 +28,9 @@ export function liveService(read: ReadStore, ryw: ReadYourWrites, live: LiveQuer
       v.throwIfAny();
       await ryw.reach(req, { orders: { id: req.orderId } }, call);
       const load = async () => (await read.orders.findOne({ _id: req.orderId })) ?? undefined;
-      if (!(await load())) throw new NotFoundError(`order ${req.orderId} not found`);
+      const found = await load();
+      // Someone else's order answers exactly as a missing one does (as GetOrder).
+      if (!found || !mayActFor(metadataOf(call), found.user_id)) throw new NotFoundError(`order ${req.orderId} not found`);
       await live.serve(call, 'WatchOrder', {
         keysOf: (p) => (p.streamId === orderStream(req.orderId) ? [req.orderId] : []),
         initial: async () => {
@@ -70,4 +73,10 @@ export function liveService(read: ReadStore, ryw: ReadYourWrites, live: LiveQuer
       });
     }),
   };
+}
+
+function metadataOf(call: ServerWritableStream<unknown, unknown>): Record<string, string> {
+  const md: Record<string, string> = {};
+  for (const [k, v] of Object.entries(call.metadata.getMap())) if (typeof v === 'string') md[k] = v;
+  return md;
 }

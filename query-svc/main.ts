@@ -5,8 +5,10 @@
 // re-check would.
 import { QueryServiceService } from '../gen/ts/cqrs/v1/query_service';
 import { AmqpConnection } from '../lib/amqp';
-import { common, int, port, readConfig } from '../lib/config';
+import { common, int, port, portOrOff, readConfig } from '../lib/config';
+import { serveMetrics } from '../lib/metrics';
 import { serveGrpc } from '../lib/grpc-server';
+import { authSettings, TokenVerifier } from '../lib/auth';
 import { runService } from '../lib/lifecycle';
 import { connectMongo, pingMongo, READ_DB } from '../lib/mongo';
 import { listenForProjections } from '../lib/projection-notices';
@@ -18,9 +20,11 @@ import { ReadYourWrites } from './read-your-writes';
 
 runService('query-svc', async (log) => {
   // Waiting queries re-read the store this often, in case a notice was lost.
-  const config = readConfig({ ...common, QUERY_GRPC_PORT: port(8011), CONSISTENCY_RECHECK_MS: int(1_000, 10) });
+  const config = readConfig({ ...common, QUERY_GRPC_PORT: port(8011), METRICS_PORT: portOrOff(9102), CONSISTENCY_RECHECK_MS: int(1_000, 10), ...authSettings });
+  const verifier = TokenVerifier.fromConfig(config);
+  if (!verifier) log.warn('AUTH is off: any caller may read every order and user (set AUTH=on)');
 
-  const mongo = await connectMongo(config.MONGO_URL, log);
+  const mongo = await connectMongo(config.MONGO_URL, log, { timeCommands: config.METRICS_PORT !== 'off' });
   const read = await ReadStore.open(mongo.db(READ_DB), true);
   await read.ensureIndexes();
 
@@ -34,16 +38,18 @@ runService('query-svc', async (log) => {
   await amqp.connectOrKeepTrying();
 
   const server = await serveGrpc({
-    process: 'query-svc', host: config.HOST, port: config.QUERY_GRPC_PORT, log,
+    process: 'query-svc', host: config.HOST, port: config.QUERY_GRPC_PORT, log, verifier, reflection: config.GRPC_REFLECTION,
     definition: QueryServiceService,
     implementation: (health) => queryService(read, new ReadYourWrites(read, waits), live, health, log),
     checks: { mongodb: () => pingMongo(read.db) },
   });
+  const metrics = await serveMetrics('query-svc', config.HOST, config.METRICS_PORT, log, server.report);
 
   return {
     async stop() {
       waits.stop();
       live.stop();
+      await metrics?.stop();
       await server.stop();
       await amqp.close();
       read.close();

@@ -12,6 +12,7 @@ export const USER_BUCKET_SIZE = 20;
 export interface UserSummaryDoc extends Derived {
   _id: string; // numericKey(user_id)
   user_id: number;
+  /** The TOP_PRODUCTS products with the most units, ranked (byRank); every product's units are in user_product_counts. */
   favorite_products: ProductCount[];
   /** How many user_orders buckets the user has, and how full the last one is. */
   order_buckets: number;

@@ -20,7 +20,7 @@ const REPLAY_BATCH = 256;
 
 /** Read models kept from one another's bookkeeping are rebuilt together. */
 const TOGETHER: Projection[][] = [
-  ['orders', 'user_summaries', 'user_orders', 'order_stats'],
+  ['orders', 'user_summaries', 'user_orders', 'order_stats', 'user_product_counts', 'product_counts'],
   ['inventory', 'inventory_pending'],
 ];
 

@@ -1,6 +1,6 @@
 // A small catalog so a first `npm start` answers the seed's curl (product
 // 456) with a validated order instead of a rejection.
-import { credentials } from '@grpc/grpc-js';
+import { credentials, Metadata } from '@grpc/grpc-js';
 import { CommandServiceClient, type UpdateInventoryRequest } from '../gen/ts/cqrs/v1/command_service';
 
 export const SAMPLE_CATALOG: UpdateInventoryRequest[] = [
@@ -11,11 +11,14 @@ export const SAMPLE_CATALOG: UpdateInventoryRequest[] = [
   { productId: 460, productName: 'Laptop stand', unitPrice: 27.95, quantity: 8, lowStockThreshold: 10 },
 ];
 
-export async function stockSampleCatalog(commandAddr: string): Promise<void> {
+/** With `token`, as a service with its own credentials (AUTH=on). */
+export async function stockSampleCatalog(commandAddr: string, token?: string): Promise<void> {
   const client = new CommandServiceClient(commandAddr, credentials.createInsecure());
+  const md = new Metadata();
+  if (token) md.set('authorization', `Bearer ${token}`);
   try {
     for (const item of SAMPLE_CATALOG) {
-      await new Promise<void>((resolve, reject) => client.updateInventory(item, (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) => client.updateInventory(item, md, (err) => (err ? reject(err) : resolve())));
     }
   } finally {
     client.close();

@@ -9,6 +9,9 @@
 //    sudo that needs no password).
 //  - Debian's chromium (test/openapi drives it with playwright-core), the
 //    same way, only when no chromium is on PATH.
+//  - Debian's prometheus, for its promtool (test/ops runs `promtool check
+//    config` and `promtool test rules`), the same way, only when no promtool
+//    is on PATH.
 // Anything it cannot install is named with the command that would install
 // it, and it exits non-zero. SKIP_TEST_TOOLS=1 skips it all.
 import { spawnSync } from 'node:child_process';
@@ -53,13 +56,15 @@ function debianPackage(command, pkg, why) {
 }
 
 if (process.env.SKIP_TEST_TOOLS) {
-  say('SKIP_TEST_TOOLS is set: not installing anything (tests that need grpcurl, Toxiproxy, docker-compose or chromium will fail without them)');
+  say('SKIP_TEST_TOOLS is set: not installing anything (tests that need grpcurl, Toxiproxy, docker-compose, chromium or promtool will fail without them)');
   process.exit(0);
 }
 problems.push(...installGoTools(GO_TOOLS, say));
 debianPackage('docker-compose', 'docker-compose', 'test/compose runs `docker-compose config`');
 // playwright-core drives Debian's browser; it never downloads one of its own.
 debianPackage('chromium', 'chromium', 'test/openapi/docs-page opens /cqrs/docs in it');
+// Debian ships promtool only inside the server's package.
+debianPackage('promtool', 'prometheus', 'test/ops checks ops/prometheus with `promtool check config` and `promtool test rules`');
 if (problems.length) {
   console.error(`test:tools: the tests need programs that could not be installed:\n  - ${problems.join('\n  - ')}`);
   process.exit(1);

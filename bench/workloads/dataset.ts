@@ -2,16 +2,17 @@
 // projector-svc writes them, made by folding realistic event sequences
 // through the projector's own folds (projectOrder, withContribution,
 // withStatsContribution, withOrderEntry), with the matching user summaries,
-// user order buckets and order statistics, bulk-inserted. Seeded users have ids of their own
+// user order buckets, order statistics and product counters, bulk-inserted. Seeded users have ids of their own
 // so they never collide with the users the command workloads create.
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
 import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { event, type DomainEvent } from '../../domain/events';
 import { READ_DB } from '../../lib/mongo';
-import { emptyStats, STATS_ID, type OrderDoc, type StatsDoc, type UserOrdersBucket, type UserSummaryDoc } from '../../read-models';
+import { emptyStats, STATS_ID, type OrderDoc, type ProductCounterDoc, type StatsDoc, type UserOrdersBucket, type UserSummaryDoc } from '../../read-models';
 import { emptyOrder, projectOrder } from '../../projector-svc/order-projection';
 import { contributionOf, encodeContribution } from '../../projector-svc/contribution';
+import type { ProductCounters } from '../../projector-svc/product-counts';
 import { withStatsContribution } from '../../projector-svc/statistics-projection';
 import { emptySummary, newBucket, placeNewOrder, withContribution, withOrderEntry } from '../../projector-svc/user-summary-projection';
 import { ReadStore } from '../../lib/read-store';
@@ -90,6 +91,9 @@ export async function ensureOrders(ctx: Ctx, n: number): Promise<{ inserted: num
   }
   // The statistics as the projector keeps them: every seeded order's contribution moved in.
   let stats: StatsDoc = (await read.stats.findOne({ _id: STATS_ID })) ?? emptyStats();
+  // One per product of the catalogue at most: read whole.
+  let productCounters: ProductCounters = new Map((await read.productCounts.find({}).toArray()).map((k) => [k.product_id, k]));
+  let userCounters: ProductCounters = new Map();
   let inserted = 0;
   const per = ctx.p.ordersPerUser;
   const now = Date.now();
@@ -101,8 +105,11 @@ export async function ensureOrders(ctx: Ctx, n: number): Promise<{ inserted: num
     const docs: OrderDoc[] = [];
     const users: UserSummaryDoc[] = [];
     const buckets: UserOrdersBucket[] = [];
+    const counters: ProductCounterDoc[] = [];
     const finishUser = () => {
       users.push({ ...summary!, inflight: {}, rev: 1 });
+      counters.push(...[...userCounters.values()].map((k) => ({ ...k, pending: {}, rev: 1 })));
+      userCounters = new Map();
       buckets.push({ ...bucket!, rev: 1 });
       d.userIds.push(summary!.user_id);
       summary = bucket = undefined;
@@ -114,13 +121,15 @@ export async function ensureOrders(ctx: Ctx, n: number): Promise<{ inserted: num
       const placed = placeNewOrder(summary && summary.user_id === userId ? summary : emptySummary(userId), order.created_at);
       const contrib = contributionOf(order, placed.bucket);
       docs.push({ ...order, contrib: encodeContribution(contrib) });
-      summary = withContribution(placed.summary, order.order_id, undefined, contrib);
+      ({ doc: summary, counters: userCounters } = withContribution(placed.summary, order.order_id, undefined, contrib, userCounters));
       // A user's full buckets are stored as the next one opens.
       if (placed.opened && bucket && bucket.user_id === userId) buckets.push({ ...bucket, rev: 1 });
       bucket = withOrderEntry(placed.opened ? newBucket(userId, placed.bucket, placed.opened.newestBeforeMs) : bucket!, order);
       // Each seeded order is stored with its contribution, so none stays in flight:
       // keeping them would copy an ever larger map for every order (quadratic seeding).
-      stats = { ...withStatsContribution(stats, order.order_id, undefined, contrib, new Date(now)), inflight: {} };
+      const moved = withStatsContribution(stats, order.order_id, undefined, contrib, new Date(now), productCounters);
+      stats = { ...moved.doc, inflight: {} };
+      productCounters = moved.counters;
       if (i % per === per - 1) finishUser();
       if (d.sampleOrderIds.length < 5_000) d.sampleOrderIds.push(order._id);
       else if (Math.random() < 0.1) d.sampleOrderIds[Math.floor(Math.random() * d.sampleOrderIds.length)] = order._id;
@@ -133,11 +142,14 @@ export async function ensureOrders(ctx: Ctx, n: number): Promise<{ inserted: num
     await orders.insertMany(docs, { ordered: false });
     if (users.length) await summaries.insertMany(users, { ordered: false });
     if (buckets.length) await read.userOrders.insertMany(buckets, { ordered: false });
+    if (counters.length) await read.userProductCounts.insertMany(counters, { ordered: false });
     inserted += size;
     missing -= size;
   }
   ctx.progress.step(`dataset: writing the order statistics for ${n} orders`);
   await replaceAll(read.stats as unknown as Collection<{ _id: unknown }>, [{ ...stats, inflight: {}, rev: (stats.rev ?? 0) + 1 } as { _id: unknown }]);
+  const products = [...productCounters.values()].map((k) => ({ ...k, pending: {}, rev: (k.rev ?? 0) + 1 }));
+  await replaceAll(read.productCounts as unknown as Collection<{ _id: unknown }>, products as Array<{ _id: unknown }>);
   d.orders = await orderCount(ctx);
   await sampleExisting(ctx, read);
   return { inserted, ms: Date.now() - t0 };

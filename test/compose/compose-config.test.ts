@@ -84,15 +84,27 @@ describe('the services the contract requires', () => {
   const ports = (name: string): string[] => (svc(name).ports ?? []).map(portMapping);
 
   test('every service is there', () => {
-    expect(Object.keys(resolved.services).sort()).toEqual(['command-svc', 'envoy', 'mongodb', 'projector-svc', 'query-svc', 'rabbitmq']);
+    expect(Object.keys(resolved.services).sort()).toEqual(['command-svc', 'envoy', 'grafana', 'jaeger', 'mongodb', 'projector-svc', 'prometheus', 'query-svc', 'rabbitmq']);
   });
 
-  test('published ports: REST 8000, AMQP 5672, management 15672, MongoDB 27018 -> 27017, gRPC 8010/8011', () => {
+  test('published ports: REST 8000, AMQP 5672, management 15672, MongoDB 27018 -> 27017, gRPC 8010/8011/8012, metrics 9101-9103', () => {
     expect(ports('envoy')).toContain('8000:8000');
     expect(ports('rabbitmq')).toEqual(expect.arrayContaining(['5672:5672', '15672:15672']));
     expect(ports('mongodb')).toEqual(['27018:27017']);
-    expect(ports('command-svc')).toEqual(['8010:8010']);
-    expect(ports('query-svc')).toEqual(['8011:8011']);
+    expect(ports('command-svc')).toEqual(['8010:8010', '9101:9464']);
+    expect(ports('query-svc')).toEqual(['8011:8011', '9102:9464']);
+    expect(ports('projector-svc')).toEqual(['8012:8012', '9103:9464']);
+  });
+
+  test('published ports of the recipe: Prometheus 9090, Grafana 3000, Jaeger UI 16686 and OTLP 4317/4318', () => {
+    expect(ports('prometheus')).toEqual(['9090:9090']);
+    expect(ports('grafana')).toEqual(['3000:3000']);
+    expect(ports('jaeger')).toEqual(expect.arrayContaining(['16686:16686', '4317:4317', '4318:4318']));
+  });
+
+  test('no two services publish the same host port', () => {
+    const published = Object.keys(resolved.services).flatMap((n) => ports(n).map((p) => p.split(':')[0]));
+    expect(published.filter((p, i) => published.indexOf(p) !== i)).toEqual([]);
   });
 
   test('rabbitmq: management image, admin/admin, a ping health check, durable data', () => {
@@ -124,6 +136,10 @@ describe('the services the contract requires', () => {
       HOST: '0.0.0.0',
       COMMAND_GRPC_PORT: '8010',
       QUERY_GRPC_PORT: '8011',
+      PROJECTOR_GRPC_PORT: '8012',
+      METRICS_PORT: '9464',
+      TRACING: 'on',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318',
     });
     for (const dep of needs) expect(s.depends_on[dep]).toEqual({ condition: 'service_healthy' });
     expect(Object.keys(s.depends_on).sort()).toEqual([...needs].sort());
@@ -131,11 +147,39 @@ describe('the services the contract requires', () => {
   });
 
   test('the gRPC services have a health check on their own port', () => {
-    for (const [name, port] of [['command-svc', '8010'], ['query-svc', '8011']]) {
+    for (const [name, port] of [['command-svc', '8010'], ['query-svc', '8011'], ['projector-svc', '8012']]) {
       const test: string[] = svc(name).healthcheck.test;
       expect(test.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+      // The one script run for real below.
+      expect(test[3]).toBe(svc('command-svc').healthcheck.test[3]);
       expect(test[4]).toBe(port);
     }
+  });
+
+  test('prometheus: prom/prometheus, this repository\'s config folder, a data volume', () => {
+    const p = svc('prometheus');
+    expect(p.image).toMatch(/^prom\/prometheus:v\d+\.\d+/);
+    expect(p.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    expect(p.volumes).toContainEqual(`${join(repoRoot, 'ops', 'prometheus')}:/etc/prometheus:ro`);
+    expect(p.volumes.map(String).join(' ')).toMatch(/:\/prometheus(:|\s|$)/);
+  });
+
+  test('grafana: grafana/grafana with the provisioning and dashboards of ops/grafana', () => {
+    const g = svc('grafana');
+    expect(g.image).toMatch(/^grafana\/grafana:\d+\.\d+/);
+    expect(g.volumes).toEqual(
+      expect.arrayContaining([
+        `${join(repoRoot, 'ops', 'grafana', 'provisioning')}:/etc/grafana/provisioning:ro`,
+        `${join(repoRoot, 'ops', 'grafana', 'dashboards')}:/etc/grafana/dashboards:ro`,
+      ]),
+    );
+    expect(g.depends_on).toEqual({ prometheus: { condition: 'service_started' } });
+  });
+
+  test('jaeger: all-in-one with OTLP in', () => {
+    const j = svc('jaeger');
+    expect(j.image).toMatch(/^jaegertracing\/all-in-one:\d+\.\d+/);
+    expect(j.environment).toMatchObject({ COLLECTOR_OTLP_ENABLED: 'true' });
   });
 
   test('envoy: built with the descriptor, config mounted, runs what it mounts', () => {
@@ -145,6 +189,20 @@ describe('the services the contract requires', () => {
     expect(command[0]).toBe('envoy');
     const configPath = command[command.indexOf('-c') + 1];
     expect(e.volumes).toContainEqual(`${join(repoRoot, 'envoy', 'envoy.yaml')}:${configPath}:ro`);
+  });
+
+  test('auth is on: every service and Envoy check tokens against the same public JWKS, issuer and audience', () => {
+    const envoy = parseYaml(readFileSync(join(repoRoot, 'envoy', 'envoy.yaml'), 'utf8')) as J;
+    const jwt = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters.find((f: J) => f.name === 'envoy.filters.http.jwt_authn').typed_config;
+    const provider = jwt.providers.cqrs_mesh;
+    const publicKeys = join(repoRoot, '.data', 'auth', 'public');
+    expect(svc('envoy').volumes).toContainEqual(`${publicKeys}:${provider.local_jwks.filename.replace(/\/[^/]+$/, '')}:ro`);
+    for (const name of ['command-svc', 'query-svc']) {
+      const s = svc(name);
+      expect({ name, ...s.environment, volumes: s.volumes }).toMatchObject({
+        name, AUTH: 'on', AUTH_JWKS_FILE: provider.local_jwks.filename, AUTH_ISSUER: provider.issuer, AUTH_AUDIENCE: provider.audiences[0], volumes: [`${publicKeys}:/etc/cqrs/auth:ro`],
+      });
+    }
   });
 });
 

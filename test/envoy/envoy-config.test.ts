@@ -22,8 +22,10 @@ import {
   repoRoot,
   validateEnvoyConfig,
 } from '../support/envoy-schema';
+import { LOCAL_AUDIENCE, LOCAL_ISSUER } from '../../kit/auth-keys';
 
 type J = any;
+
 
 const ENVOY_YAML = join(repoRoot, 'envoy', 'envoy.yaml');
 const DESCRIPTOR = join(repoRoot, 'gen', 'descriptor.binpb');
@@ -32,6 +34,8 @@ const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpCon
 const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const OPENAPI_PATH = '/cqrs/openapi.json';
+/** The cluster of Envoy's own admin interface, reached only through the metrics listener. */
+const ADMIN_CLUSTER = 'envoy_admin';
 
 /** The REST contract (DESIGN.md): each path must be transcoded to this method. */
 const CONTRACT: Array<[string, string, string]> = [
@@ -84,14 +88,19 @@ describe('envoy.yaml against the Envoy v3 API', () => {
 
   test('decodes strictly as envoy.config.bootstrap.v3.Bootstrap, every typed_config too', () => {
     const message = decodeEnvoyConfig(schema, raw);
-    // Each Any was resolved to its message and decoded: the filters, the access
-    // log, the cluster protocol options, the overload monitor and the
-    // transcoder switches of the OpenAPI route and the live page's three.
+    // Each Any was resolved to its message and decoded: the filters (the
+    // metrics listener has a connection manager and a router of its own), the
+    // access log, the cluster protocol options, the overload monitor, the
+    // transcoder switches of the OpenAPI route and the live page's three, and
+    // the JWT filter.
     expect(anyTypesIn(schema, message).sort()).toEqual(
       [
         HCM,
+        HCM,
         ...Array(4).fill('envoy.config.route.v3.FilterConfig'),
         TRANSCODER,
+        'envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication',
+        ROUTER,
         ROUTER,
         'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
         HTTP_OPTIONS,
@@ -259,6 +268,8 @@ describe('envoy.yaml against the project', () => {
       if (r.direct_response) continue; // the OpenAPI document, the live page
       expect(r.route?.cluster).toBeDefined();
       expect(clusterNames()).toContain(r.route.cluster);
+      // The admin interface is for the metrics listener only, never for REST clients.
+      expect(r.route.cluster).not.toBe(ADMIN_CLUSTER);
     }
   });
 
@@ -291,8 +302,8 @@ describe('envoy.yaml against the project', () => {
       command_svc: { host: 'command-svc', port: 8010, env: 'COMMAND_GRPC_PORT' },
       query_svc: { host: 'query-svc', port: 8011, env: 'QUERY_GRPC_PORT' },
     };
-    expect(clusterNames().sort()).toEqual(Object.keys(expected).sort());
-    for (const cluster of config.static_resources.clusters) {
+    expect(clusterNames().sort()).toEqual([...Object.keys(expected), ADMIN_CLUSTER].sort());
+    for (const cluster of config.static_resources.clusters.filter((c: J) => c.name !== ADMIN_CLUSTER)) {
       const want = expected[cluster.name];
       expect(cluster.type).toBe('STRICT_DNS');
       const options = cluster.typed_extension_protocol_options?.[HTTP_OPTIONS];
@@ -334,10 +345,30 @@ describe('envoy.yaml against the project', () => {
     }
   });
 
-  test('REST listens on 0.0.0.0:8000 and the admin interface only on 127.0.0.1:9901', () => {
+  test('REST listens on 0.0.0.0:8000, metrics on 0.0.0.0:9902, and the admin interface only on 127.0.0.1:9901', () => {
     const listeners = config.static_resources.listeners;
-    expect(listeners.map((l: J) => l.address.socket_address)).toEqual([{ address: '0.0.0.0', port_value: 8000 }]);
+    expect(listeners.map((l: J) => l.address.socket_address)).toEqual([
+      { address: '0.0.0.0', port_value: 8000 },
+      { address: '0.0.0.0', port_value: 9902 },
+    ]);
     expect(config.admin.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 9901 });
+  });
+
+  test('the metrics listener passes GET /stats/prometheus to the admin interface, and nothing else', () => {
+    const metrics = config.static_resources.listeners.find((l: J) => l.name === 'metrics');
+    const hcm = metrics.filter_chains[0].filters[0].typed_config;
+    // Normalized first, so no ../ walks from the allowed path to /quit or /drain_listeners.
+    expect(hcm).toMatchObject({ normalize_path: true, merge_slashes: true, path_with_escaped_slashes_action: 'REJECT_REQUEST' });
+    const routes: J[] = hcm.route_config.virtual_hosts.flatMap((vh: J) => vh.routes);
+    expect(routes).toEqual([
+      {
+        match: { path: '/stats/prometheus', headers: [{ name: ':method', string_match: { exact: 'GET' } }] },
+        route: { cluster: ADMIN_CLUSTER, timeout: '5s' },
+      },
+    ]);
+    const admin = config.static_resources.clusters.find((c: J) => c.name === ADMIN_CLUSTER);
+    const addresses = admin.load_assignment.endpoints.flatMap((e: J) => e.lb_endpoints.map((l: J) => l.endpoint.address.socket_address));
+    expect(addresses).toEqual([config.admin.address.socket_address]);
   });
 
   test('docker-compose gives the envoy container this file and the descriptor at the path it names', () => {
@@ -373,5 +404,23 @@ describe('envoy.yaml against the project', () => {
     expect(source).toMatch(/\/gen\/descriptor\.binpb$/);
     const producer = stages.find((s) => s.name === fromStage);
     expect(producer?.instructions.some((i) => /^RUN\s.*(scripts\/gen\.mjs|npm run gen)/.test(i))).toBe(true);
+  });
+});
+
+describe('jwt_authn at the edge', () => {
+  const hcm = () => (parseYaml(readFileSync(ENVOY_YAML, 'utf8')) as J).static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  const jwt = () => hcm().http_filters.find((f: J) => f.name === 'envoy.filters.http.jwt_authn').typed_config;
+
+  test('runs before the transcoder, and forwards the token for the services to check again', () => {
+    const names = hcm().http_filters.map((f: J) => f.name);
+    expect(names.indexOf('envoy.filters.http.jwt_authn')).toBeLessThan(names.indexOf('envoy.filters.http.grpc_json_transcoder'));
+    expect(jwt().providers.cqrs_mesh.forward).toBe(true);
+  });
+
+  test('requires a token on every REST path but health and the API description, with the issuer and audience the local keys use', () => {
+    const { rules, providers } = jwt();
+    expect(rules.filter((r: J) => !r.requires).map((r: J) => r.match.path ?? r.match.prefix)).toEqual(['/cqrs/commands/health', '/cqrs/queries/health', '/cqrs/openapi.json', '/cqrs/docs']);
+    expect(rules[rules.length - 1]).toEqual({ match: { prefix: '/cqrs/' }, requires: { provider_name: 'cqrs_mesh' } });
+    expect([providers.cqrs_mesh.issuer, providers.cqrs_mesh.audiences]).toEqual([LOCAL_ISSUER, [LOCAL_AUDIENCE]]);
   });
 });

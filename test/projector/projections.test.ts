@@ -5,6 +5,7 @@ import { event, type DomainEvent } from '../../domain/events';
 import { numericKey, PAID_STATUSES, pendingOrders, type InventoryDoc, type OrderDoc, type UserSummaryDoc } from '../../read-models';
 import { emptyInventory, projectInventory } from '../../projector-svc/inventory-projection';
 import { emptyOrder, projectOrder } from '../../projector-svc/order-projection';
+import type { ProductCounters, Tallied } from '../../projector-svc/product-counts';
 import { emptySummary, withOrder } from '../../projector-svc/user-summary-projection';
 import { deepFreeze } from '../support/given-when-then';
 
@@ -177,25 +178,30 @@ function orderEvents(orderId: string, status: Status, lines: Line[], userId = 12
   };
   return [...events, ...path[status]];
 }
-const summarize = (orders: OrderDoc[], userId = 123): UserSummaryDoc => orders.reduce((s, o) => withOrder(deepFreeze(s), deepFreeze(o)), emptySummary(userId));
+/** The summary with the user's product counters, folded as the projector folds them. */
+const tally = (orders: OrderDoc[], userId = 123): Tallied<UserSummaryDoc> =>
+  orders.reduce((t, o) => withOrder(deepFreeze(t.doc), deepFreeze(o), t.counters), { doc: emptySummary(userId), counters: NO_COUNTERS });
+const summarize = (orders: OrderDoc[], userId = 123): UserSummaryDoc => tally(orders, userId).doc;
+const NO_COUNTERS: ProductCounters = new Map();
 
 describe('user summary projection', () => {
   const a = orderAt('order-a', 'PAID', [[1, 'Apple', 2, 100]]);
 
   test('withOrder is idempotent: the same digest twice returns the same object', () => {
-    const once = withOrder(emptySummary(123), a);
-    expect(once).not.toBe(emptySummary(123));
-    expect(withOrder(once, a)).toBe(once);
-    expect(withOrder(once, structuredClone(a))).toBe(once);
+    const once = withOrder(emptySummary(123), a, NO_COUNTERS);
+    expect(once.doc).not.toBe(emptySummary(123));
+    expect(withOrder(once.doc, a, once.counters).doc).toBe(once.doc);
+    expect(withOrder(once.doc, structuredClone(a), once.counters).doc).toBe(once.doc);
+    expect(withOrder(once.doc, structuredClone(a), once.counters).counters).toBe(once.counters);
   });
 
   test('an older version of an order is ignored', () => {
     const pending = orderAt('order-a', 'PENDING', [[1, 'Apple', 2, 100]]);
-    const paidFirst = withOrder(emptySummary(123), a);
-    expect(withOrder(paidFirst, pending)).toBe(paidFirst);
+    const paidFirst = summarize([a]);
+    expect(withOrder(paidFirst, pending, tally([a]).counters).doc).toBe(paidFirst);
     expect(paidFirst.by_status).toEqual({ PAID: 1 });
     // ... and a newer one replaces it.
-    const fromPending = withOrder(withOrder(emptySummary(123), pending), a);
+    const fromPending = summarize([pending, a]);
     expect(fromPending.by_status).toEqual({ PAID: 1 });
     expect(fromPending.revenue_cents).toBe(200);
   });

@@ -28,6 +28,7 @@ import { decodeEntry, emptyStats, numericKey, pendingOrders, STATS_ID, USER_BUCK
 import { emptyInventory, projectInventory } from '../../projector-svc/inventory-projection';
 import { emptyOrder, projectOrder } from '../../projector-svc/order-projection';
 import { contributionVersion } from '../../projector-svc/contribution';
+import type { ProductCounters, Tallied } from '../../projector-svc/product-counts';
 import { Projector } from '../../projector-svc/projector';
 import { withOrderStats } from '../../projector-svc/statistics-projection';
 import { emptySummary, withOrder } from '../../projector-svc/user-summary-projection';
@@ -229,12 +230,16 @@ function expectedModels(streams: Map<string, Envelope[]>) {
     else if (ref?.kind === 'product') inventory.push(steps.reduce((doc, e) => projectInventory(doc, e), emptyInventory(ref.id) as InventoryDoc));
     else throw new Error(`no projection for stream ${streamId}`);
   }
-  const summaries = new Map<number, UserSummaryDoc>();
-  for (const o of orders) summaries.set(o.user_id, withOrder(summaries.get(o.user_id) ?? emptySummary(o.user_id), o));
-  const stats = orders.reduce((s, o) => withOrderStats(s, o, new Date()), emptyStats());
+  // Each folded with its product counters, as the projector folds them.
+  const summaries = new Map<number, Tallied<UserSummaryDoc>>();
+  for (const o of orders) {
+    const t = summaries.get(o.user_id) ?? { doc: emptySummary(o.user_id), counters: new Map() };
+    summaries.set(o.user_id, withOrder(t.doc, o, t.counters));
+  }
+  const stats = orders.reduce((t, o) => withOrderStats(t.doc, o, new Date(), t.counters), { doc: emptyStats(), counters: new Map() as ProductCounters }).doc;
   const listed = orders.map((o) => [o.user_id, o.order_id, o.status] as const);
   const byId = <T extends { _id: unknown }>(xs: T[]) => [...xs].sort((a, b) => String(a._id).localeCompare(String(b._id)));
-  return { orders: byId(orders), inventory: byId(inventory), summaries: byId([...summaries.values()].map(content)), stats: content(stats), listed: sortRows(listed) };
+  return { orders: byId(orders), inventory: byId(inventory), summaries: byId([...summaries.values()].map((t) => content(t.doc))), stats: content(stats), listed: sortRows(listed) };
 }
 
 /** A derived document without the contributions it still remembers in flight (bookkeeping, pruned as orders are stored). */

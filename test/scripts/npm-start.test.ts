@@ -33,6 +33,8 @@ interface Started {
   vhost: TestVhost;
   dataDir: string;
   ports: { edge: number; command: number; query: number; store: number };
+  /** The metrics URLs npm start printed, by process. */
+  metrics: Record<string, string>;
   edge: string;
   pids: Record<Name, number>;
 }
@@ -48,7 +50,7 @@ async function distinctPorts(n: number): Promise<number[]> {
 async function startNpmStart(): Promise<Started> {
   const vhost = createVhost('cqrs-start');
   const dataDir = mkdtempSync(join(tmpdir(), 'cqrs-start-store-'));
-  const [edge, command, query, store] = await distinctPorts(4);
+  const [edge, command, query, store, projector, ...metricsPorts] = await distinctPorts(9);
   const run = new ScriptRun('start', {
     AMQP_URL: vhost.url,
     MONGO_URL: '',
@@ -58,10 +60,15 @@ async function startNpmStart(): Promise<Started> {
     COMMAND_GRPC_PORT: String(command),
     QUERY_GRPC_PORT: String(query),
     STORE_PORT: String(store),
+    PROJECTOR_GRPC_PORT: String(projector),
+    EDGE_METRICS_PORT: String(metricsPorts[0]),
+    COMMAND_METRICS_PORT: String(metricsPorts[1]),
+    QUERY_METRICS_PORT: String(metricsPorts[2]),
+    PROJECTOR_METRICS_PORT: String(metricsPorts[3]),
     SEED_CATALOG: 'true',
     LOG_LEVEL: 'info',
   });
-  const s: Started = { run, vhost, dataDir, ports: { edge, command, query, store }, edge: `http://127.0.0.1:${edge}`, pids: {} as Record<Name, number> };
+  const s: Started = { run, vhost, dataDir, ports: { edge, command, query, store }, metrics: {}, edge: `http://127.0.0.1:${edge}`, pids: {} as Record<Name, number> };
   started.push(s);
   const up = (await run.waitForLine(/^CQRS mesh is up:/, 180_000)).input!;
   const from = run.lines.indexOf(up);
@@ -69,6 +76,10 @@ async function startNpmStart(): Promise<Started> {
     const m = await run.waitForLine(new RegExp(`^  ${LABEL[name]}\\s.*\\(pid (\\d+)\\)`), 5_000, from);
     s.pids[name] = Number(m[1]);
     run.remember(s.pids[name]);
+  }
+  await run.waitForLine(/^Prometheus metrics/, 5_000, from);
+  for (const name of ['edge', 'command-svc', 'query-svc', 'projector-svc']) {
+    s.metrics[name] = (await run.waitForLine(new RegExp(`^  ${name}\\s+(http://\\S+/metrics)$`), 5_000, from))[1];
   }
   return s;
 }
@@ -135,6 +146,11 @@ test('npm start restarts each killed process while the others keep answering, an
   const s = await startNpmStart();
   expect(s.run.lines[0]).toMatch(/^npm start\s+starting the CQRS mesh: embedded store/);
   expect(s.run.children().sort()).toEqual(NAMES.map((n) => s.pids[n]).sort());
+  // Every metrics URL it printed answers with Prometheus text.
+  for (const [name, url] of Object.entries(s.metrics)) {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    expect([name, res.status, /^# HELP /m.test(await res.text())]).toEqual([name, 200, true]);
+  }
   let user = 500;
   const first = await placed(s, user++);
   await visible(s, first);
