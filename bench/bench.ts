@@ -23,6 +23,7 @@ import { runBaselines } from './workloads/baselines';
 import { runCommands, stockCatalog } from './workloads/commands';
 import { runBursts } from './workloads/bursts';
 import { runProjection } from './workloads/projection';
+import { runOverhead } from './workloads/overhead';
 import { runRoundtrips } from './workloads/roundtrips';
 import { runGrowth, runQueries } from './workloads/queries';
 
@@ -46,7 +47,7 @@ export interface BenchOutput {
   results: BenchResults;
 }
 
-const PLANNED_SEC: Record<Mode, number> = { smoke: 45, quick: 200, full: 960 };
+const PLANNED_SEC: Record<Mode, number> = { smoke: 55, quick: 240, full: 1_060 };
 
 export async function runBench(o: BenchOptions = {}): Promise<BenchOutput> {
   const mode: Mode = o.smoke ? 'smoke' : (o.mode ?? 'full');
@@ -142,6 +143,8 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutput> {
     if (only.has('growth')) await phase('growth', () => runGrowth(ctx));
     // Last: the flash sale leaves one product with every burst order's reservation open.
     if (only.has('bursts')) await phase('bursts', () => runBursts(ctx));
+    // After everything else: it restarts every service, twice a round.
+    if (only.has('overhead')) await phase('overhead', () => runOverhead(ctx));
     bm.phase = 'end';
     bm.sample();
     // What the stores hold at the end (a growing outbox or dead-letter queue would show here).

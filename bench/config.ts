@@ -1,9 +1,9 @@
-// How long and how big each mode runs. `full` is the default (about 16
+// How long and how big each mode runs. `full` is the default (about 18
 // minutes on a 2-core machine), `quick` ends in a few minutes, and `smoke`
 // (the test suite's) in well under a minute, with the same code paths.
 export type Mode = 'smoke' | 'quick' | 'full';
 
-export const WORKLOADS = ['baselines', 'commands', 'roundtrips', 'projection', 'queries', 'growth', 'bursts'] as const;
+export const WORKLOADS = ['baselines', 'commands', 'roundtrips', 'projection', 'queries', 'growth', 'bursts', 'overhead'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 export interface Profile {
@@ -65,6 +65,14 @@ export interface Profile {
   syntheticCapMs: number;
   saturationRepeats: number;
   drainRepeats: number;
+  /**
+   * Observability overhead: rounds of every variant, each a closed loop through the edge of
+   * `overheadStepMs` at `overheadConcurrency`, then as long at a fixed `overheadRatePerSec`.
+   */
+  overheadRounds: number;
+  overheadStepMs: number;
+  overheadConcurrency: number;
+  overheadRatePerSec: number;
 }
 
 const full: Profile = {
@@ -106,6 +114,10 @@ const full: Profile = {
   syntheticCapMs: 20_000,
   saturationRepeats: 1,
   drainRepeats: 1,
+  overheadRounds: 3,
+  overheadStepMs: 8_000,
+  overheadConcurrency: 16,
+  overheadRatePerSec: 40,
 };
 
 const quick: Profile = {
@@ -141,6 +153,8 @@ const quick: Profile = {
   syntheticCapMs: 5_000,
   saturationRepeats: 1,
   drainRepeats: 1,
+  overheadRounds: 2,
+  overheadStepMs: 4_000,
 };
 
 const smoke: Profile = {
@@ -182,6 +196,10 @@ const smoke: Profile = {
   quietTimeoutMs: 3_000,
   holdDrainCapMs: 5_000,
   syntheticCapMs: 5_000,
+  overheadRounds: 1,
+  overheadStepMs: 500,
+  overheadConcurrency: 4,
+  overheadRatePerSec: 20,
 };
 
 export const PROFILES: Record<Mode, Profile> = { smoke, quick, full };

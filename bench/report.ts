@@ -143,6 +143,7 @@ const GROUPS: Array<[string, string]> = [
   ['docsize', '7. Largest document per collection'],
   ['memory', '8. Memory (peak RSS, VmHWM)'],
   ['baselines', '9. Raw baselines (same run, same machine)'],
+  ['overhead', '10. Observability overhead (metrics and tracing off vs on, same run)'],
 ];
 
 export function renderMarkdown(r: BenchResults, resultsMdPath: string, outDir: string, jsonPath: string, analysisPath?: string): string {
@@ -151,7 +152,7 @@ export function renderMarkdown(r: BenchResults, resultsMdPath: string, outDir: s
   const passWord = (p: boolean | null) => (p === null ? 'not measured' : p ? '**PASS**' : '**FAIL**');
   L.push('# Benchmark results', '');
   L.push(`Latest run: **${r.date}**, mode \`${r.mode}\`, workloads ${r.workloads.join(', ')}, ${Math.round(r.durationSec)} s. Raw data: [${basename(jsonPath)}](${rel(jsonPath)}).`, '');
-  L.push('Run it with `npm run build && npm run bench` (full: about 16 min on 2 cores), `npm run bench -- --quick` (a short run of every workload), `npm run bench -- --only=commands,queries`; `--profile=projector-svc,query-svc` also records V8 CPU profiles of those services and summarizes them below. Everything starts inside the run: the embedded store, the three services and the edge on OS-picked ports, in a RabbitMQ vhost of its own.', '');
+  L.push('Run it with `npm run build && npm run bench` (full: about 18 min on 2 cores), `npm run bench -- --quick` (a short run of every workload), `npm run bench -- --only=commands,queries`; `--profile=projector-svc,query-svc` also records V8 CPU profiles of those services and summarizes them below. Everything starts inside the run: the embedded store, the three services and the edge on OS-picked ports, in a RabbitMQ vhost of its own.', '');
   L.push('## Machine and versions', '');
   const m = r.machine;
   L.push(`| | |`, `| --- | --- |`);

@@ -1,7 +1,8 @@
 // `npm run bench`: the command line of runBench.
-//   npm run bench                     full run (under ~15 minutes)
+//   npm run bench                     full run (under ~18 minutes)
 //   npm run bench -- --quick          about a minute or two
 //   npm run bench -- --only=commands,queries
+//   npm run bench -- --quick --only=overhead   (metrics and tracing off vs on, side by side)
 //   npm run bench -- --profile=projector-svc,query-svc   (V8 CPU profiles, summarized in RESULTS.md)
 //   npm run bench -- --render=bench/results/<date>.json  (rewrite RESULTS.md from a run, e.g. after editing bench/analysis.md)
 import type { ServiceName } from '../kit/mesh';

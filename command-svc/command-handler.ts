@@ -11,6 +11,7 @@ import type { DomainEvent, StreamKind } from '../domain/events';
 import { newEnvelope, type EventMeta } from '../lib/envelope';
 import type { Logger } from '../lib/logger';
 import { eventsDeferred } from '../lib/metrics';
+import { activeTraceContext, detached, sharedSpans, traceFieldsOf } from '../lib/spans';
 import { commitDoc, type EventStore, type Loaded } from '../lib/event-store';
 import type { CommitWriter } from './commit-writer';
 import type { EventPublisher } from './event-publisher';
@@ -69,7 +70,8 @@ export class CommandHandler {
 
   execute<S, C, K extends StreamKind>(streamId: string, decider: StreamDecider<S, C, K>, command: C, meta: EventMeta, opts: ExecuteOptions = {}): Promise<Executed<S>> {
     return new Promise<Executed<S>>((resolve, reject) => {
-      const q: Queued = { command, meta, resolve: resolve as Queued['resolve'], reject };
+      // The caller's trace goes with its command into the commit (lib/spans.ts).
+      const q: Queued = { command, meta: { ...meta, traceContext: meta.traceContext ?? activeTraceContext() }, resolve: resolve as Queued['resolve'], reject };
       const waiting = this.queues.get(streamId);
       if (waiting) return void waiting.push(q);
       this.queues.set(streamId, [q]);
@@ -79,7 +81,8 @@ export class CommandHandler {
         decide: (c, s) => decider.decide(c as C, s as S),
         evolve: (s, e) => evolve(s as S, e),
       };
-      void this.run(streamId, run, opts);
+      // The queue serves every caller of the stream: none of their traces is its own.
+      detached(() => void this.run(streamId, run, opts));
     });
   }
 
@@ -113,9 +116,13 @@ export class CommandHandler {
       const now = new Date();
       const stored = decided.map(({ e, meta }, k) => newEnvelope(streamId, loaded.version + 1 + k, e, meta, now));
       const commit = commitDoc(streamId, stored, now);
+      const traces = outcomes.filter((o) => o.events.length).map((o) => o.q.meta.traceContext ?? {});
+      const written = sharedSpans('store commit', traces, { 'db.system.name': 'mongodb', 'db.collection.name': 'commits', 'cqrs.commit_id': commit._id });
       try {
         await this.writer.write(commit);
+        written();
       } catch (err) {
+        written(err);
         if (!(err instanceof ConcurrencyError)) throw err;
         this.store.forget(streamId);
         this.log.info({ streamId, version: loaded.version + 1, attempt, of: this.maxAttempts }, 'lost a race for the stream; deciding again');
@@ -129,7 +136,7 @@ export class CommandHandler {
       outcomes.forEach((o, i) => {
         if (byCommand[i].length === 0) return;
         this.log.info(
-          { streamId, version: byCommand[i][byCommand[i].length - 1].version, correlationId: o.q.meta.correlationId, events: byCommand[i].map((e) => ({ eventId: e.eventId, type: e.payload?.$case })) },
+          { ...traceFieldsOf(o.q.meta.traceContext), streamId, version: byCommand[i][byCommand[i].length - 1].version, correlationId: o.q.meta.correlationId, events: byCommand[i].map((e) => ({ eventId: e.eventId, type: e.payload?.$case })) },
           'events stored',
         );
       });

@@ -6,6 +6,7 @@ import { AmqpConnection, declareExchange } from '../lib/amqp';
 import { EXCHANGE, encodeEnvelope, publishOptions, routingKey } from '../lib/envelope';
 import { UnavailableError } from '../lib/grpc-errors';
 import { eventsConfirmed, eventsPublished } from '../lib/metrics';
+import { publishSpan } from '../lib/spans';
 
 export class EventPublisher {
   private channel?: ConfirmChannel;
@@ -34,16 +35,23 @@ export class EventPublisher {
     return this.channel !== undefined;
   }
 
-  /** Resolves when every envelope is confirmed; rejects if any is not. */
-  async publish(envelopes: EventEnvelope[]): Promise<void> {
+  /**
+   * Resolves when every envelope is confirmed; rejects if any is not.
+   * `relayed`: published later than the command that decided them (the
+   * outbox relay), so their spans link to its trace rather than join it.
+   */
+  async publish(envelopes: EventEnvelope[], relayed = false): Promise<void> {
     const ch = this.channel;
     if (!ch) throw new UnavailableError('event broker unavailable');
     await Promise.all(
       envelopes.map(
         (e) =>
           new Promise<void>((resolve, reject) => {
+            const options = publishOptions(e);
+            const confirmed = publishSpan(e, options.headers!, EXCHANGE, routingKey(e), relayed);
             try {
-              ch.publish(EXCHANGE, routingKey(e), encodeEnvelope(e), publishOptions(e), (err) => {
+              ch.publish(EXCHANGE, routingKey(e), encodeEnvelope(e), options, (err) => {
+                confirmed(err);
                 if (err) return reject(new UnavailableError(`broker did not confirm event ${e.eventId}`));
                 eventsConfirmed.inc();
                 for (const l of this.confirmListeners) l();
@@ -51,6 +59,7 @@ export class EventPublisher {
               });
               eventsPublished.inc();
             } catch (err) {
+              confirmed(err);
               reject(err);
             }
           }),

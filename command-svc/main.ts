@@ -1,4 +1,6 @@
 // command-svc: config, wiring, serve. gRPC on COMMAND_GRPC_PORT (8010).
+// First: tracing must be set up before grpc-js and http are loaded.
+import '../lib/tracing';
 import { CommandServiceService } from '../gen/ts/cqrs/v1/command_service';
 import { AmqpConnection, brokerUnreachable } from '../lib/amqp';
 import { common, consumerLimits, int, port, portOrOff, readConfig } from '../lib/config';
@@ -60,6 +62,8 @@ runService('command-svc', async (log) => {
     {
       queue: ORDER_PROCESS_QUEUE, bindings: ORDER_PROCESS_EVENTS, prefetch: config.CONSUMER_PREFETCH, maxAttempts: config.MAX_ATTEMPTS,
       handle: (e) => process_.handle(e),
+      // The process's reaction is a trace of its own, linked to the event's.
+      linkTraces: true,
       // Another instance may have run the process meanwhile: its streams moved on.
       onChannel: () => store.forgetAll(),
     },

@@ -60,7 +60,7 @@ export class OutboxRelay {
       for (const commit of commits) {
         if (!commit) continue;
         const envelopes = commitEvents(commit);
-        await this.publisher.publish(envelopes);
+        await this.publisher.publish(envelopes, true);
         published++;
         outboxRelayed.inc();
         this.log.info({ commitId: commit._id, eventIds: envelopes.map((e) => e.eventId) }, 'relayed unpublished commit');

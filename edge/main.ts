@@ -1,5 +1,7 @@
 // The local edge as a process: REST on :8000 in front of command-svc and
 // query-svc, configured from the environment and from envoy/envoy.yaml.
+// First: tracing must be set up before grpc-js and http are loaded.
+import '../lib/tracing';
 import { join, resolve } from 'node:path';
 import { address, common, int, port, portOrOff, readConfig, str } from '../lib/config';
 import { serveMetrics } from '../lib/metrics';

@@ -7,6 +7,7 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import { decodeEnvelope, EXCHANGE } from './envelope';
 import type { AmqpConnection } from './amqp';
 import { isTransient } from './mongo';
+import { inDeliveries, settleDelivery, startDelivery } from './spans';
 import type { Logger } from './logger';
 import { eventsApplied, eventsConsumed, eventsDeadLettered, eventsRetried, projectionLag, secondsSince } from './metrics';
 import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
@@ -44,6 +45,12 @@ export interface ConsumerOptions {
    * milliseconds turn them into batches that cost a few writes each.
    */
   lingerMs?: number;
+  /**
+   * Tracing: each delivery starts a trace of its own, linked to the
+   * publisher's (a reaction, such as the order process), instead of
+   * continuing it (a projection).
+   */
+  linkTraces?: boolean;
 }
 
 interface Delivery {
@@ -144,7 +151,7 @@ export class EventConsumer {
   private receive(d: Delivery): void {
     eventsConsumed.inc(this.labels);
     if (this.held() === 0) this.lastAckAt = Date.now();
-    if (!this.opts.handleBatch) return this.track(this.deliver(d, (e) => this.opts.handle!(e)));
+    if (!this.opts.handleBatch) return this.track(this.deliver(d, (e) => this.apply([e])));
     this.burst.push(d);
     if (this.draining) return;
     this.draining = true;
@@ -167,7 +174,7 @@ export class EventConsumer {
   }
 
   private async deliverBurst(burst: Delivery[]): Promise<void> {
-    const one = (e: Envelope) => this.opts.handleBatch!([e]);
+    const one = (e: Envelope) => this.apply([e]);
     const decoded: Array<Delivery & { e: Envelope }> = [];
     for (const d of burst) {
       const e = this.decodeOrPark(d);
@@ -186,12 +193,17 @@ export class EventConsumer {
 
   private async applyBatch(decoded: Array<Delivery & { e: Envelope }>, one: (e: Envelope) => Promise<void>): Promise<void> {
     try {
-      await this.handleUntilStoreAnswers(decoded[0].e, () => this.opts.handleBatch!(decoded.map((d) => d.e)));
+      await this.handleUntilStoreAnswers(decoded[0].e, () => this.apply(decoded.map((d) => d.e)));
       for (const d of decoded) this.applied(d, d.e);
     } catch (err) {
       this.log.warn({ events: decoded.length, err: (err as Error).message }, 'batch failed; applying its events one at a time');
       for (const d of decoded) await this.deliverDecoded(d, d.e, one);
     }
+  }
+
+  /** The handler on these events, inside their traces. */
+  private apply(es: Envelope[]): Promise<void> {
+    return inDeliveries(es, `apply ${this.opts.queue}`, () => (this.opts.handleBatch ? this.opts.handleBatch(es) : this.opts.handle!(es[0])));
   }
 
   /** A moving average, so one slow batch (a store hiccup) does not swing the estimate. */
@@ -218,6 +230,7 @@ export class EventConsumer {
    * nothing left to settle and the event will come again on the new channel.
    */
   private settle(ch: Channel, msg: ConsumeMessage, how: 'ack' | 'requeue'): void {
+    settleDelivery(msg, how === 'requeue' ? 'requeued for another attempt' : undefined);
     if (how === 'ack') this.lastAckAt = Date.now();
     try {
       if (how === 'ack') ch.ack(msg);
@@ -228,12 +241,15 @@ export class EventConsumer {
   }
 
   private decodeOrPark({ ch, msg }: Delivery): Envelope | undefined {
+    let e: Envelope;
     try {
-      return decodeEnvelope(msg.content);
+      e = decodeEnvelope(msg.content);
     } catch (err) {
       this.park(ch, msg, `undecodable event: ${(err as Error).message}`);
       return undefined;
     }
+    startDelivery(this.opts.queue, msg, e, this.opts.linkTraces ?? false);
+    return e;
   }
 
   private async deliver(d: Delivery, handle: (e: Envelope) => Promise<void>): Promise<void> {
@@ -295,6 +311,7 @@ export class EventConsumer {
       // Not parked, not acked: it comes back and fails again, or the broker's delivery limit parks it.
       return this.log.warn({ eventId: e?.eventId, err: (err as Error).message }, 'could not park the event; the broker redelivers');
     }
+    settleDelivery(msg, `dead-lettered: ${reason}`);
     this.settle(ch, msg, 'ack');
     eventsDeadLettered.inc(this.labels);
     this.log.error({ eventId: e?.eventId ?? msg.properties.messageId, streamId: e?.streamId, reason }, 'event dead-lettered');

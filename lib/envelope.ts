@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Options } from 'amqplib';
 import { EventEnvelope } from '../gen/ts/cqrs/v1/events';
 import { eventFullName, type DomainEvent } from '../domain/events';
+import type { TraceContext } from './spans';
 
 export const EXCHANGE = 'cqrs.events';
 export const CONTENT_TYPE = 'application/x-protobuf';
@@ -10,6 +11,8 @@ export const CONTENT_TYPE = 'application/x-protobuf';
 export interface EventMeta {
   correlationId: string;
   causationId: string;
+  /** The trace the event is decided in (lib/spans.ts), kept in the envelope. */
+  traceContext?: TraceContext;
 }
 
 export function newEnvelope(
@@ -19,7 +22,8 @@ export function newEnvelope(
   meta: EventMeta,
   occurredAt: Date,
 ): EventEnvelope {
-  return { eventId: randomUUID(), streamId, version, occurredAt, ...meta, payload };
+  const { correlationId, causationId, traceContext = {} } = meta;
+  return { eventId: randomUUID(), streamId, version, occurredAt, correlationId, causationId, traceContext, payload };
 }
 
 export const encodeEnvelope = (e: EventEnvelope): Buffer => Buffer.from(EventEnvelope.encode(e).finish());

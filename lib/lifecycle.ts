@@ -1,5 +1,6 @@
 import { ConfigError } from './config';
 import { createLogger, type Logger } from './logger';
+import { shutdownTracing } from './tracing';
 
 export interface Running {
   /** Stop taking work, finish what is in flight, release connections. */
@@ -30,6 +31,8 @@ export function runService(name: string, start: (log: Logger) => Promise<Running
     try {
       await running?.stop();
       log.info('stopped');
+      // The last spans (the shutdown's own calls included) go out before the exit.
+      await shutdownTracing();
       process.exit(0);
     } catch (err) {
       log.error({ err }, 'shutdown failed');

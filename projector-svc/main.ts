@@ -1,4 +1,6 @@
 // projector-svc: consumes every event on cqrs.events into the read models.
+// First: tracing must be set up before grpc-js and http are loaded.
+import '../lib/tracing';
 import { AmqpConnection, brokerUnreachable } from '../lib/amqp';
 import { common, consumerLimits, int, port, portOrOff, readConfig } from '../lib/config';
 import { consumerChecks } from '../lib/consumer-health';

@@ -19,6 +19,7 @@ import { eventsDuplicates, eventsGapsFilled } from '../lib/metrics';
 import type { Logger } from '../lib/logger';
 import { KeyedLock } from '../lib/keyed-lock';
 import { Lru } from '../lib/lru';
+import { deliveryFieldsOf, inSpan } from '../lib/spans';
 import type { ReadStore } from '../lib/read-store';
 import {
   bucketOf, emptyStats, numericKey, pendingKey, PENDING_SHOWN, productCountKey, STATS_ID, TOP_PRODUCTS, userOrdersKey, userProductKey,
@@ -345,12 +346,12 @@ export class Projector {
    */
   private async save<D extends ReadDoc>(coll: Collection<D>, docs: D[], unstored: Set<string>): Promise<void> {
     if (docs.length === 0) return;
-    await coll.bulkWrite(
+    await inSpan('read-store write', writeAttributes(coll, docs.length), () => coll.bulkWrite(
       docs.map((d) =>
         unstored.has(d._id) ? { insertOne: { document: d as never } } : { replaceOne: { filter: { _id: d._id } as never, replacement: d, upsert: true } },
       ),
       { ordered: false },
-    );
+    ));
     for (const d of docs) this.docs.set(cacheKey(coll, d._id), d);
   }
 
@@ -370,7 +371,7 @@ export class Projector {
     const replaces = docs.filter((d) => d.rev !== undefined).length;
     let lost = false;
     try {
-      lost = (await coll.bulkWrite(ops as never, { ordered: false })).matchedCount < replaces;
+      lost = (await inSpan('read-store write', writeAttributes(coll, docs.length), () => coll.bulkWrite(ops as never, { ordered: false }))).matchedCount < replaces;
     } catch (err) {
       if (!writeErrorsOf(err)?.some(isDuplicateKey)) throw err;
       lost = true;
@@ -388,12 +389,17 @@ export class Projector {
       applied += r.applied.length;
       eventsGapsFilled.inc(CONSUMER, r.filled);
       for (const e of r.applied) {
-        this.log.info({ eventId: e.eventId, streamId: e.streamId, version: e.version, correlationId: e.correlationId, type: e.payload.$case, filled: r.filled }, 'event projected');
+        this.log.info({ ...deliveryFieldsOf(e), eventId: e.eventId, streamId: e.streamId, version: e.version, correlationId: e.correlationId, type: e.payload.$case, filled: r.filled }, 'event projected');
       }
     }
     eventsDuplicates.inc(CONSUMER, received - applied);
   }
 }
+
+/** What a read-store write's span says (lib/spans.ts). */
+const writeAttributes = (coll: { collectionName: string }, docs: number) => ({
+  'db.system.name': 'mongodb', 'db.collection.name': coll.collectionName, 'db.operation.name': 'bulkWrite', 'db.operation.batch.size': docs,
+});
 
 const unstoredIds = (rs: Array<Projected<ReadDoc>>) => new Set(rs.filter((r) => r.unstored).map((r) => r.after._id));
 

@@ -3,6 +3,8 @@
 // broker only brings projection notices, which wake the queries waiting on a
 // consistency token and drive the live queries sooner than the store
 // re-check would.
+// First: tracing must be set up before grpc-js and http are loaded.
+import '../lib/tracing';
 import { QueryServiceService } from '../gen/ts/cqrs/v1/query_service';
 import { AmqpConnection } from '../lib/amqp';
 import { common, int, port, portOrOff, readConfig } from '../lib/config';

@@ -36,6 +36,9 @@ async function main(): Promise<void> {
     SEED_CATALOG: bool(true),
     // Bearer tokens required (lib/auth.ts); without a JWKS of your own, a local key signs them.
     AUTH: bool(false),
+    // Read by every service (lib/tracing.ts); said here so a newcomer knows where spans go.
+    TRACING: bool(false),
+    OTEL_EXPORTER_OTLP_ENDPOINT: str('http://localhost:4318'),
     AUTH_JWKS_FILE: str(''),
     AUTH_JWKS_URL: str(''),
     AUTH_KEYS_DIR: str(join(repoRoot, '.data', 'auth')),
@@ -132,6 +135,7 @@ async function main(): Promise<void> {
       `  rabbitmq        ${redact(u.amqp)}`,
       'Prometheus metrics (README "Operating it"):',
       ...SERVICES.map((name) => `  ${name.padEnd(15)} ${metrics(name)}`),
+      config.TRACING ? `Tracing is on: OTLP/HTTP to ${config.OTEL_EXPORTER_OTLP_ENDPOINT}.` : 'Tracing is off (TRACING=on sends OpenTelemetry spans over OTLP, README "Tracing").',
       ...(local ? await tokenLines(local, u.edge) : config.AUTH ? ['Auth is on: tokens from your provider (AUTH_JWKS_FILE / AUTH_JWKS_URL).'] : []),
       'A process that dies is restarted (with back-off); the others keep serving.',
       'Ctrl-C stops everything.',

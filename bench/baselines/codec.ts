@@ -13,6 +13,7 @@ export function sampleEnvelope(i = 0): EventEnvelope {
     occurredAt: new Date(1_764_000_000_000 + i),
     correlationId: '9b2e4d6f-1a3c-4e5b-8d7f-abcdefabcdef',
     causationId: '4c6e8a0b-2d4f-4a6b-9c8d-fedcbafedcba',
+    traceContext: {},
     payload: {
       $case: 'orderValidated',
       value: {

@@ -62,6 +62,10 @@ const EXPECTED = [
   'baselines.store.bulk_upsert.docs_per_s',
   'baselines.codec.proto_encode',
   'baselines.codec.json_parse',
+  'overhead.off.throughput',
+  'overhead.metrics.cpu_ms_per_order',
+  'overhead.tracing.throughput',
+  'overhead.tracing.cpu_ms_per_order',
 ];
 
 describe('bench smoke', () => {

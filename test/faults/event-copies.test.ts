@@ -182,7 +182,7 @@ test('poison messages are dead-lettered with a reason, the rest flow on, and dlq
     const ghost = w.opts.idBase + 900; // a product nobody has created yet
     const id = (kind: string) => `${kind}-${randomUUID()}`;
     const envelope = (streamId: string, version: number, payload: EventEnvelope['payload']) =>
-      Buffer.from(EventEnvelope.encode({ eventId: randomUUID(), streamId, version, occurredAt: new Date(), correlationId: 'poison', causationId: 'poison', payload }).finish());
+      Buffer.from(EventEnvelope.encode({ eventId: randomUUID(), streamId, version, occurredAt: new Date(), correlationId: 'poison', causationId: 'poison', traceContext: {}, payload }).finish());
     const ghostV3 = { $case: 'inventoryUpdated' as const, value: { productId: ghost, productName: 'Ghost', unitPriceCents: 100, totalQuantity: 3, lowStockThreshold: 0 } };
     const poison = {
       // Field 0 with wire type 7 cannot be protobuf.
