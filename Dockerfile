@@ -46,6 +46,8 @@ FROM ${ENVOY_IMAGE} AS envoy
 COPY --from=build /app/gen/descriptor.binpb /etc/envoy/descriptor.binpb
 # The OpenAPI document envoy.yaml answers /cqrs/openapi.json with.
 COPY --from=build /app/gen/openapi.json /etc/envoy/openapi.json
+# The live page's files, which envoy.yaml answers /cqrs/live… with.
+COPY --from=build /app/edge/live /etc/envoy/live
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
@@ -57,6 +59,8 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/gen/descriptor.binpb ./gen/descriptor.binpb
 # The OpenAPI document, for `node dist/edge/main.js` (/cqrs/openapi.json, /cqrs/docs).
 COPY --from=build /app/gen/openapi.json ./gen/openapi.json
+# The live page, for `node dist/edge/main.js` (/cqrs/live).
+COPY --from=build /app/edge/live ./edge/live
 # Files stay root-owned and read-only to the service user.
 USER node
 # Exec form: node is the process that receives SIGTERM and shuts down

@@ -6,6 +6,7 @@ import { orderStream, productStream } from '../domain/events';
 import { orderDecider, type OrderCommand } from '../domain/order';
 import { productDecider } from '../domain/inventory';
 import { status as grpcStatus } from '@grpc/grpc-js';
+import { encodeConsistencyToken } from '../lib/consistency-token';
 import { unary, type CallContext } from '../lib/grpc-server';
 import { inventoryItem } from '../lib/inventory-view';
 import type { Logger } from '../lib/logger';
@@ -56,10 +57,12 @@ export function commandService(handler: CommandHandler, idem: IdempotencyStore, 
     const correlationId = md['x-request-id'] || randomUUID();
     return { correlationId, causationId: correlationId };
   };
+  // Where the command left its stream: a query given this token reads at least that.
+  const token = (streamId: string, version: number) => (version > 0 ? encodeConsistencyToken([{ streamId, version }]) : '');
   const onOrder = async (orderId: string, command: OrderCommand, md: Record<string, string>, isNew = false) => {
     if (!isNew) await checkOwner(orderId, md);
     const done = await handler.execute(orderStream(orderId), orderDecider, command, meta(md), { isNew });
-    return { orderId, status: done.state.status };
+    return { orderId, status: done.state.status, consistencyToken: token(orderStream(orderId), done.version) };
   };
 
   return {
@@ -69,24 +72,24 @@ export function commandService(handler: CommandHandler, idem: IdempotencyStore, 
       const command = toCreateOrder(req, key ? uuidFromKey(owner === undefined ? key : `${owner}:${key}`) : randomUUID());
       try {
         // A random id names a stream nobody wrote: no read needed (a key's id may exist).
-        const { status } = await onOrder(command.orderId, command, md, !key);
-        return { orderId: command.orderId, status, message: 'order accepted; stock check in progress' };
+        const { status, consistencyToken } = await onOrder(command.orderId, command, md, !key);
+        return { orderId: command.orderId, status, message: 'order accepted; stock check in progress', consistencyToken };
       } catch (err) {
         // A retry after a crash that stored the order but not the answer.
         if (!key || !(err instanceof PreconditionError)) throw err;
-        const { state } = await handler.load(orderStream(command.orderId), orderDecider);
-        return { orderId: command.orderId, status: state.status, message: 'order already accepted' };
+        const { state, version } = await handler.load(orderStream(command.orderId), orderDecider);
+        return { orderId: command.orderId, status: state.status, message: 'order already accepted', consistencyToken: token(orderStream(command.orderId), version) };
       }
     }),
     processPayment: clientCommand('ProcessPayment', api.ProcessPaymentRequest, api.ProcessPaymentResponse, async (req, md) => {
       const command = toProcessPayment(req, randomUUID());
-      const { status } = await onOrder(req.orderId, command, md);
-      return { orderId: req.orderId, paymentId: command.paymentId, status, message: 'payment processed' };
+      const { status, consistencyToken } = await onOrder(req.orderId, command, md);
+      return { orderId: req.orderId, paymentId: command.paymentId, status, message: 'payment processed', consistencyToken };
     }),
     updateInventory: clientCommand('UpdateInventory', api.UpdateInventoryRequest, api.UpdateInventoryResponse, async (req, md) => {
       const command = toUpdateInventory(req);
       const done = await handler.execute(productStream(command.productId), productDecider, command, meta(md));
-      return { item: inventoryItem(done.state) };
+      return { item: inventoryItem(done.state), consistencyToken: token(productStream(command.productId), done.version) };
     }),
     shipOrder: clientCommand('ShipOrder', api.ShipOrderRequest, api.ShipOrderResponse, async (req, md) => {
       checkOrderId(req.orderId);

@@ -10,7 +10,7 @@ import type { Violations } from './errors';
 export const MAX_LINES = 50;
 export const MAX_QUANTITY = 10_000;
 export const MAX_TEXT = 200;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export const isPositiveInteger = (n: number) => Number.isInteger(n) && n > 0;

@@ -9,8 +9,9 @@ import type { Logger } from '../lib/logger';
 import { httpDuration, httpRequests } from '../lib/metrics';
 import { loadDescriptorFile, type LoadedDescriptor } from './descriptor';
 import { DocsSite } from './docs';
+import { LivePage } from './live-page';
 import { loadEnvoyOptions, type TranscoderOptions } from './envoy-options';
-import { upstreamDeadline } from './deadline';
+import { grpcTimeoutMs, upstreamDeadline } from './deadline';
 import { httpStatusFor, retryAfterOf, statusJson } from './grpc-status';
 import { requestIdOf, requestMetadata } from './headers';
 import { readBody, sendBareStatus, sendJson, sendRedirect } from './http-io';
@@ -49,6 +50,7 @@ interface Context {
   upstreams: Upstreams;
   callTimeoutMs: number;
   docs?: DocsSite;
+  live: LivePage;
 }
 
 /** Outcome of one request, for its log line. */
@@ -77,6 +79,7 @@ export async function createEdge(opts: EdgeOptions): Promise<Edge> {
     upstreams: new Upstreams(Object.fromEntries(services.map((s) => [s, opts.upstreams[s]]))),
     callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     docs: opts.openApiPath ? new DocsSite(opts.openApiPath) : undefined,
+    live: new LivePage(),
   };
   const server = createServer((req, res) => void handle(ctx, req, res));
   return { listen: (port, host) => listen(server, port, host), close: () => close(server, ctx) };
@@ -116,7 +119,7 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
     } else {
       routedPath = admitted.path;
       // The API's description first: its paths are no gRPC method's.
-      if (ctx.docs?.serve(method, admitted.path, res)) outcome = { route: admitted.path, httpStatus: 200 };
+      if (ctx.docs?.serve(method, admitted.path, res) || ctx.live.serve(method, admitted.path, res)) outcome = { route: admitted.path, httpStatus: 200 };
       else outcome = await transcode(ctx, req, res, screened.headers, admitted.path, query, requestId);
     }
   } catch (err) {
@@ -179,7 +182,9 @@ async function transcode(ctx: Context, req: IncomingMessage, res: ServerResponse
     const metadata = requestMetadata(headers, requestId, req.socket.remoteAddress);
     // The client's grpc-timeout, when shorter than the edge's own, goes on to the service.
     const deadline = upstreamDeadline(headers, ctx.callTimeoutMs);
-    const outcome = match.route.serverStreaming ? await callStreaming(ctx, match, request, metadata, res, deadline) : await callUnary(ctx, match, request, metadata, res, deadline);
+    const outcome = match.route.serverStreaming
+      ? await callStreaming(ctx, match, request, metadata, res, grpcTimeoutMs(headers['grpc-timeout']) === undefined ? undefined : deadline)
+      : await callUnary(ctx, match, request, metadata, res, deadline);
     return { route, grpcMethod, ignoredFields, ...outcome };
   } catch (err) {
     return { route, grpcMethod, ignoredFields, ...sendLocalError(ctx, res, err) };
@@ -220,10 +225,13 @@ async function callUnary(ctx: Context, match: RouteMatch, request: Uint8Array, m
  * held back until the first message, so an immediate error is still a proper
  * error response; an error after that can only cut the response short.
  */
-function callStreaming(ctx: Context, match: RouteMatch, request: Uint8Array, metadata: Metadata, res: ServerResponse, deadline: Date): Promise<Omit<Outcome, 'grpcMethod'>> {
+function callStreaming(ctx: Context, match: RouteMatch, request: Uint8Array, metadata: Metadata, res: ServerResponse, deadline: Date | undefined): Promise<Omit<Outcome, 'grpcMethod'>> {
   const { rpc } = match.route;
   const ndjson = ctx.options.print.streamNewlineDelimited;
-  const call = ctx.upstreams.serverStream(rpc.service.typeName, rpc.grpcPath, request, metadata, deadline);
+  // No deadline of the edge's own: a stream (a live query) lasts until the
+  // client hangs up, as on Envoy's Watch route (timeout 0s), or until the
+  // client's own grpc-timeout; closing the response cancels it.
+  const call = ctx.upstreams.serverStream(rpc.service.typeName, rpc.grpcPath, request, metadata, deadline ?? Infinity);
   res.on('close', () => res.writableFinished || call.cancel());
   let count = 0;
   const open = () => {

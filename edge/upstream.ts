@@ -38,7 +38,7 @@ export class Upstreams {
     return { response, cancel };
   }
 
-  serverStream(service: string, path: string, request: Uint8Array, metadata: Metadata, deadline: Date): ClientReadableStream<Buffer> {
+  serverStream(service: string, path: string, request: Uint8Array, metadata: Metadata, deadline: Date | number): ClientReadableStream<Buffer> {
     return this.client(service).makeServerStreamRequest(path, identity, identity, Buffer.from(request), metadata, { deadline });
   }
 

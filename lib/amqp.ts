@@ -34,6 +34,19 @@ export class AmqpConnection {
     await this.open();
   }
 
+  /**
+   * For a process that can serve without the broker: connects now if it
+   * can, else keeps trying in the background, as after a lost connection.
+   */
+  async connectOrKeepTrying(): Promise<void> {
+    try {
+      await this.open();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'amqp unreachable; serving without it, reconnecting');
+      void this.reconnect();
+    }
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     const conn = this.conn;

@@ -30,6 +30,7 @@ export function toGrpcError(err: unknown): ServiceError {
   if (err instanceof PreconditionError) return grpcError(status.FAILED_PRECONDITION, err.message);
   if (err instanceof ConcurrencyError) return grpcError(status.ABORTED, err.message);
   if (err instanceof UnavailableError) return grpcError(status.UNAVAILABLE, err.message);
+  if (err instanceof BehindError) return grpcError(status.DEADLINE_EXCEEDED, err.message);
   if (isTransient(err)) return grpcError(status.UNAVAILABLE, 'store unavailable; retry');
   return grpcError(status.INTERNAL, 'internal error');
 }
@@ -40,9 +41,14 @@ function withTrailers(e: ServiceError, trailers: Record<string, string>): Servic
 }
 
 export const isInternal = (err: unknown) =>
-  !isTransient(err) && !(err instanceof StatusError || err instanceof ValidationError || err instanceof NotFoundError || err instanceof PreconditionError || err instanceof ConcurrencyError || err instanceof UnavailableError);
+  !isTransient(err) && !(err instanceof StatusError || err instanceof ValidationError || err instanceof NotFoundError || err instanceof PreconditionError || err instanceof ConcurrencyError || err instanceof UnavailableError || err instanceof BehindError);
 
 /** A dependency (store, broker) is down: the client may retry. */
 export class UnavailableError extends Error {
   override name = 'UnavailableError';
+}
+
+/** A read model did not reach what a consistency token asks within the wait: DEADLINE_EXCEEDED. */
+export class BehindError extends Error {
+  override name = 'BehindError';
 }

@@ -7,6 +7,8 @@ import {
   type handleServerStreamingCall,
   type handleUnaryCall,
   type ServerInterceptor,
+  type ServerUnaryCall,
+  type ServerWritableStream,
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
@@ -186,7 +188,12 @@ export interface CallContext {
   signal: AbortSignal;
   /** The peer address as grpc-js gives it (host:port). */
   peer: string;
+  /** The client's deadline (Infinity without one). */
+  deadline: Date | number;
 }
+
+/** The same for a server-streaming call. */
+export const streamContext = (call: ServerWritableStream<unknown, unknown>): CallContext => ({ signal: callSignal(call), peer: call.getPeer(), deadline: call.getDeadline() });
 
 /**
  * Wraps an async handler: domain errors become statuses in one place, and
@@ -211,7 +218,7 @@ export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, md: 
     }
     const md: Record<string, string> = {};
     for (const [k, v] of Object.entries(call.metadata.getMap())) if (typeof v === 'string') md[k] = v;
-    fn(call.request, md, { signal, peer: call.getPeer() }).then(
+    fn(call.request, md, { signal, peer: call.getPeer(), deadline: call.getDeadline() }).then(
       (res) => {
         done(status.OK);
         callback(null, res);
@@ -244,5 +251,23 @@ function countCall(path: string): (code: status) => void {
   return (code) => {
     grpcRequests.inc({ service, method, code: status[code] ?? String(code) });
     end();
+  };
+}
+
+/**
+ * unary() for a server-streaming handler: `fn` sends what it will and
+ * returns; an error it throws ends the call with the status unary() would give.
+ */
+export function streaming<Req, Res>(log: Logger, method: string, fn: (call: ServerWritableStream<Req, Res>) => Promise<void>): handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    if ((call.request as unknown) instanceof Undecodable) {
+      const reason = (call.request as unknown as Undecodable).reason;
+      return void call.emit('error', grpcError(status.INVALID_ARGUMENT, `invalid request: not a ${method} request message (${reason})`, [{ field: 'request', description: reason }]));
+    }
+    fn(call).catch((err) => {
+      if (isInternal(err)) log.error({ err, method }, 'call failed');
+      else log.info({ method, reason: (err as Error).message }, 'call refused');
+      if (!call.cancelled) call.emit('error', toGrpcError(err));
+    });
   };
 }

@@ -6,7 +6,7 @@
 // when the document last saw it, and remembers for a while which
 // contributions it took in (`inflight`), so a crash between writing it and
 // writing the order cannot make a redelivery add the same difference twice.
-import { PAID_STATUSES, type Counters, type Derived, type OrderDoc } from '../read-models';
+import { contributionVersion, PAID_STATUSES, type Counters, type Derived, type OrderDoc } from '../read-models';
 
 export interface Contribution {
   /** The order's version this contribution is of. */
@@ -40,8 +40,8 @@ export function decodeContribution(s: string): Contribution {
   };
 }
 
-/** The version of an encoded contribution, 0 for none. */
-export const contributionVersion = (s: string | undefined): number => (typeof s === 'string' && s ? Number(s.slice(0, s.indexOf(' '))) : 0);
+// Read by query-svc too (a consistency token's wait), so it lives with the document.
+export { contributionVersion } from '../read-models';
 
 export function contributionOf(o: OrderDoc, bucket: number): Contribution {
   return {

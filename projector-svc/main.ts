@@ -11,6 +11,7 @@ import { EventConsumer, PROJECTOR_QUEUE } from '../lib/consumer';
 import { EventStore } from '../lib/event-store';
 import { runService } from '../lib/lifecycle';
 import { connectMongo, pingMongo, READ_DB, WRITE_DB } from '../lib/mongo';
+import { ProjectionAnnouncer } from '../lib/projection-notices';
 import { ReadStore } from '../lib/read-store';
 import { reportLag } from '../lib/read-lag';
 import { Projector } from './projector';
@@ -28,12 +29,14 @@ runService('projector-svc', async (log) => {
   const mongo = await connectMongo(config.MONGO_URL, log, { timeCommands: metricsOn });
   const read = await ReadStore.open(mongo.db(READ_DB), true);
   await read.ensureIndexes();
-  const projector = new Projector(read, new EventStore(mongo.db(WRITE_DB)), log);
-
   const amqp = new AmqpConnection(config.AMQP_URL, log);
   await amqp.connect().catch((err) => {
     throw brokerUnreachable(config.AMQP_URL, err);
   });
+  // query-svc wakes the reads waiting on a consistency token (lib/projection-notices.ts).
+  const announcer = new ProjectionAnnouncer(amqp);
+  await announcer.start();
+  const projector = new Projector(read, new EventStore(mongo.db(WRITE_DB)), log, (positions) => announcer.announce(positions));
   const consumer = new EventConsumer(
     amqp,
     { queue: PROJECTOR_QUEUE, bindings: ['#'], prefetch: config.CONSUMER_PREFETCH, maxAttempts: config.MAX_ATTEMPTS, handleBatch: (es) => projector.handleBatch(es), onChannel: () => projector.forgetCache(), lingerMs: config.BATCH_LINGER_MS },

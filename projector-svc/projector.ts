@@ -10,7 +10,8 @@
 // before those (contribution.ts, product-counts.ts say why).
 import type { Collection } from 'mongodb';
 import { ConcurrencyError } from '../domain/errors';
-import { parseStream } from '../domain/events';
+import { orderStream, parseStream, productStream } from '../domain/events';
+import type { StreamPosition } from '../lib/consistency-token';
 import { readStream, type EventStore } from '../lib/event-store';
 import { isDuplicateKey, writeErrorsOf } from '../lib/mongo';
 import { PROJECTOR_QUEUE, UnprocessableEvent, type Envelope } from '../lib/consumer';
@@ -68,6 +69,8 @@ export class Projector {
     private readonly live: ReadStore,
     private readonly write: EventStore,
     private readonly log: Logger,
+    /** Told, once a batch is stored, where each stream it touched stands in the read models. */
+    private readonly onApplied?: (positions: StreamPosition[]) => void,
   ) {
     this.read = live.pinned();
   }
@@ -111,6 +114,11 @@ export class Projector {
       .map((r) => (taken.has(r.after._id) ? { ...r.after, contrib: taken.get(r.after._id) } : r.after));
     await this.save(this.read.orders, toSave, unstoredIds(orders));
     this.logApplied(events.length, [...orders, ...products]);
+    // Every read model of these streams is stored by now (orders last, with their contributions).
+    this.onApplied?.([
+      ...orders.map((r) => ({ streamId: orderStream(r.after.order_id), version: r.after.version })),
+      ...products.map((r) => ({ streamId: productStream(r.after.product_id), version: r.after.version })),
+    ].filter((p) => p.version > 0));
   }
 
   private async fold<D extends Versioned>(

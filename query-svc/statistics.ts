@@ -4,11 +4,16 @@
 import type { OrderStatistics } from '../gen/ts/cqrs/v1/read_models';
 import { toDecimal } from '../domain/money';
 import type { ReadStore } from '../lib/read-store';
-import { emptyStats, statisticsOf, STATS_ID } from '../read-models';
+import { emptyStats, statisticsOf, STATS_ID, type StatsDoc } from '../read-models';
 import { averageValue, toProductCounts } from './read-model-mapping';
 
 export async function orderStatistics(read: ReadStore, now = new Date()): Promise<OrderStatistics> {
-  const m = statisticsOf((await read.stats.findOne({ _id: STATS_ID })) ?? emptyStats(), now);
+  return statisticsMessage((await read.stats.findOne({ _id: STATS_ID })) ?? emptyStats(), now);
+}
+
+/** The statistics document as the API shows it at `now` (recent activity counts from now). */
+export function statisticsMessage(doc: StatsDoc, now: Date): OrderStatistics {
+  const m = statisticsOf(doc, now);
   return {
     totalOrders: m.total_orders,
     ordersByStatus: m.by_status,

@@ -27,3 +27,10 @@ export interface OrderDoc {
 
 /** Statuses in which the order's money counts as spent / revenue. */
 export const PAID_STATUSES = ['PAID', 'SHIPPED', 'COMPLETED'];
+
+/**
+ * The order version an encoded contribution (OrderDoc.contrib) is of, 0 for
+ * none: the derived documents (user summary, order buckets, statistics) have
+ * taken in the order up to this version.
+ */
+export const contributionVersion = (s: string | undefined): number => (typeof s === 'string' && s ? Number(s.slice(0, s.indexOf(' '))) : 0);

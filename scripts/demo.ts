@@ -91,14 +91,18 @@ async function scenario(): Promise<void> {
   const wrong = await post('/cqrs/commands/payments', { order_id: o4, amount: 1, method: 'PAYPAL' });
   check(wrong.status === 400, `a payment of 1.00 for ${o4} is refused: ${wrong.json.message}`);
   check((await post(`/cqrs/commands/orders/${o1}/ship`, { tracking_number: 'TRACK-1' })).status === 200, `shipped ${o1}`);
-  check((await post(`/cqrs/commands/orders/${o1}/complete`, {})).status === 200, `completed ${o1}`);
-  check((await post(`/cqrs/commands/orders/${o4}/cancel`, { reason: 'changed my mind' })).status === 200, `cancelled ${o4}`);
+  const completed = await post(`/cqrs/commands/orders/${o1}/complete`, {});
+  check(completed.status === 200, `completed ${o1}`);
+  const cancelled = await post(`/cqrs/commands/orders/${o4}/cancel`, { reason: 'changed my mind' });
+  check(cancelled.status === 200, `cancelled ${o4}`);
   const paidCancel = await post(`/cqrs/commands/orders/${o2}/cancel`, {});
   check(paidCancel.status === 400, `cancelling paid ${o2} is refused: ${paidCancel.json.message}`);
 
-  step(5, 'Read models');
-  await until(`/cqrs/queries/orders/${o1}`, (j) => j.status === 'COMPLETED');
-  await until(`/cqrs/queries/orders/${o4}`, (j) => j.status === 'CANCELLED');
+  step(5, 'Read models: reading our own writes with the commands\' consistency_token (no polling)');
+  const done1 = await get(`/cqrs/queries/orders/${o1}?consistency_token=${completed.json.consistency_token}`);
+  check(done1.status === 200 && done1.json.status === 'COMPLETED', `${o1} read back ${done1.json.status} at once with the complete command's token`);
+  const done4 = await get(`/cqrs/queries/orders/${o4}?consistency_token=${cancelled.json.consistency_token}`);
+  check(done4.status === 200 && done4.json.status === 'CANCELLED', `${o4} read back ${done4.json.status} at once with the cancel command's token`);
   const inv = await until(`/cqrs/queries/inventory/${beans.product_id}`, (j) => j.reserved_quantity === 0 && j.total_quantity === 44);
   check(inv.json.available_quantity === 44, `beans: available ${inv.json.available_quantity}, reserved ${inv.json.reserved_quantity}, total ${inv.json.total_quantity} (50 − 2 − 4 sold; 1 released)`);
   const g = await until(`/cqrs/queries/inventory/${grinder.product_id}`, (j) => j.total_quantity === 1);

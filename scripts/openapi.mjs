@@ -27,6 +27,23 @@ export function writeOpenApi(from, to) {
       'Field names are snake_case, as the edge prints them; int64 values are strings. ' +
       'Errors are google.rpc.Status bodies (rpcStatus); a 400 for bad input carries a google.rpc.BadRequest naming every bad field.',
   };
+  ndjsonStreams(doc);
   writeFileSync(to, `${JSON.stringify(doc, null, 2)}\n`);
   return doc;
+}
+
+/**
+ * The plugin describes a server stream as grpc-gateway prints it, one
+ * {"result": …} per message; Envoy's transcoder (stream_newline_delimited)
+ * and the local edge print each message as it is, one JSON value per line.
+ */
+function ndjsonStreams(doc) {
+  for (const ops of Object.values(doc.paths)) {
+    for (const op of Object.values(ops)) {
+      const ok = op.responses?.['200'];
+      const result = ok?.schema?.properties?.result;
+      if (ok?.description !== '(streaming responses)' || !result) continue;
+      op.responses['200'] = { description: 'A stream: newline-delimited JSON, one value per line, the current state first, then each new one.', schema: result };
+    }
+  }
 }

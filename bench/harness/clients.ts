@@ -29,12 +29,12 @@ export function typedClients(commandAddr: string, queryAddr: string) {
     processPayment: (r: cmd.ProcessPaymentRequest) => call<cmd.ProcessPaymentRequest, cmd.ProcessPaymentResponse>(c, c.processPayment, r),
     updateInventory: (r: Partial<cmd.UpdateInventoryRequest>) =>
       call<cmd.UpdateInventoryRequest, cmd.UpdateInventoryResponse>(c, c.updateInventory, cmd.UpdateInventoryRequest.fromPartial(r)),
-    getOrder: (orderId: string) => call<qry.GetOrderRequest, qry.GetOrderResponse>(q, q.getOrder, { orderId }),
+    getOrder: (orderId: string) => call<qry.GetOrderRequest, qry.GetOrderResponse>(q, q.getOrder, qry.GetOrderRequest.fromPartial({ orderId })),
     listUserOrders: (userId: number, pageSize = 0) =>
-      call<qry.ListUserOrdersRequest, qry.ListUserOrdersResponse>(q, q.listUserOrders, { userId, status: 0, pageSize, pageToken: '' }),
-    getUserSummary: (userId: number) => call<qry.GetUserSummaryRequest, qry.GetUserSummaryResponse>(q, q.getUserSummary, { userId }),
-    getInventory: () => call<qry.GetInventoryRequest, qry.GetInventoryResponse>(q, q.getInventory, { lowStockOnly: false, pageSize: 0, pageToken: '' }),
-    getOrderStatistics: () => call<qry.GetOrderStatisticsRequest, qry.GetOrderStatisticsResponse>(q, q.getOrderStatistics, {}),
+      call<qry.ListUserOrdersRequest, qry.ListUserOrdersResponse>(q, q.listUserOrders, qry.ListUserOrdersRequest.fromPartial({ userId, status: 0, pageSize, pageToken: '' })),
+    getUserSummary: (userId: number) => call<qry.GetUserSummaryRequest, qry.GetUserSummaryResponse>(q, q.getUserSummary, qry.GetUserSummaryRequest.fromPartial({ userId })),
+    getInventory: () => call<qry.GetInventoryRequest, qry.GetInventoryResponse>(q, q.getInventory, qry.GetInventoryRequest.fromPartial({ lowStockOnly: false, pageSize: 0, pageToken: '' })),
+    getOrderStatistics: () => call<qry.GetOrderStatisticsRequest, qry.GetOrderStatisticsResponse>(q, q.getOrderStatistics, qry.GetOrderStatisticsRequest.fromPartial({})),
   };
 }
 

@@ -19,7 +19,7 @@ export const BULK_BATCH = 64;
 /** Request and response sizes of a CreateOrder call, as encoded on the wire. */
 export function createOrderSizes(ctx: Ctx): { req: number; res: number } {
   const req = CreateOrderRequest.encode(orderRequest(ctx, 1).req).finish().length;
-  const res = CreateOrderResponse.encode({ orderId: '2d8f6c1a-7e34-4b9a-8c55-0123456789ab', status: OrderStatus.PENDING, message: 'order accepted; stock check in progress' }).finish().length;
+  const res = CreateOrderResponse.encode({ orderId: '2d8f6c1a-7e34-4b9a-8c55-0123456789ab', status: OrderStatus.PENDING, message: 'order accepted; stock check in progress', consistencyToken: 'A'.repeat(64) }).finish().length;
   return { req, res };
 }
 

@@ -34,7 +34,7 @@ export const QUERIES: QueryDef[] = [
     name: 'GetOrder',
     grpc: (ctx, i) => ctx.grpc.getOrder(orderId(ctx, i)),
     rest: (ctx, i) => `/cqrs/queries/orders/${orderId(ctx, i)}`,
-    sizes: async (ctx) => ({ req: bytes(qry.GetOrderRequest.encode({ orderId: orderId(ctx, 0) })), res: bytes(qry.GetOrderResponse.encode(await ctx.grpc.getOrder(orderId(ctx, 0)))) }),
+    sizes: async (ctx) => ({ req: bytes(qry.GetOrderRequest.encode(qry.GetOrderRequest.fromPartial({ orderId: orderId(ctx, 0) }))), res: bytes(qry.GetOrderResponse.encode(await ctx.grpc.getOrder(orderId(ctx, 0)))) }),
   },
   {
     key: 'list_user_orders',
@@ -42,7 +42,7 @@ export const QUERIES: QueryDef[] = [
     grpc: (ctx, i) => ctx.grpc.listUserOrders(userId(ctx, i)),
     rest: (ctx, i) => `/cqrs/queries/users/${userId(ctx, i)}/orders`,
     sizes: async (ctx) => ({
-      req: bytes(qry.ListUserOrdersRequest.encode({ userId: userId(ctx, 0), status: 0, pageSize: 0, pageToken: '' })),
+      req: bytes(qry.ListUserOrdersRequest.encode(qry.ListUserOrdersRequest.fromPartial({ userId: userId(ctx, 0), status: 0, pageSize: 0, pageToken: '' }))),
       res: bytes(qry.ListUserOrdersResponse.encode(await ctx.grpc.listUserOrders(userId(ctx, 0)))),
     }),
   },
@@ -51,14 +51,14 @@ export const QUERIES: QueryDef[] = [
     name: 'GetUserSummary',
     grpc: (ctx, i) => ctx.grpc.getUserSummary(userId(ctx, i)),
     rest: (ctx, i) => `/cqrs/queries/users/${userId(ctx, i)}/summary`,
-    sizes: async (ctx) => ({ req: bytes(qry.GetUserSummaryRequest.encode({ userId: userId(ctx, 0) })), res: bytes(qry.GetUserSummaryResponse.encode(await ctx.grpc.getUserSummary(userId(ctx, 0)))) }),
+    sizes: async (ctx) => ({ req: bytes(qry.GetUserSummaryRequest.encode(qry.GetUserSummaryRequest.fromPartial({ userId: userId(ctx, 0) }))), res: bytes(qry.GetUserSummaryResponse.encode(await ctx.grpc.getUserSummary(userId(ctx, 0)))) }),
   },
   {
     key: 'get_inventory',
     name: 'GetInventory',
     grpc: (ctx) => ctx.grpc.getInventory(),
     rest: () => `/cqrs/queries/inventory`,
-    sizes: async (ctx) => ({ req: bytes(qry.GetInventoryRequest.encode({ lowStockOnly: false, pageSize: 0, pageToken: '' })), res: bytes(qry.GetInventoryResponse.encode(await ctx.grpc.getInventory())) }),
+    sizes: async (ctx) => ({ req: bytes(qry.GetInventoryRequest.encode(qry.GetInventoryRequest.fromPartial({ lowStockOnly: false, pageSize: 0, pageToken: '' }))), res: bytes(qry.GetInventoryResponse.encode(await ctx.grpc.getInventory())) }),
   },
   {
     key: 'get_order_statistics',

@@ -47,7 +47,7 @@ async function failure(p: Promise<unknown>): Promise<ServiceError> {
 
 const createOrder = (userId: number, md: Record<string, string>) =>
   call<cmd.CreateOrderRequest, cmd.CreateOrderResponse>(c(), c().createOrder, cmd.CreateOrderRequest.fromPartial({ userId, productId: PRODUCT, quantity: 1 }), md);
-const getOrder = (orderId: string, md: Record<string, string>) => call<qry.GetOrderRequest, qry.GetOrderResponse>(q(), q().getOrder, { orderId }, md);
+const getOrder = (orderId: string, md: Record<string, string>) => call<qry.GetOrderRequest, qry.GetOrderResponse>(q(), q().getOrder, qry.GetOrderRequest.fromPartial({ orderId }), md);
 
 /** The write store's counts once nothing is in flight (an earlier test's reactions, such as the order process's after a payment, may still be). */
 const quietCounts = () => eventually(async () => {
@@ -222,7 +222,7 @@ describe('staff and services', () => {
   test('a service credential may act for any user', async () => {
     const res = await createOrder(ALICE, bearer(tokens.service));
     expect(res.orderId).toBeTruthy();
-    const inv = await call<qry.GetProductInventoryRequest, qry.GetProductInventoryResponse>(q(), q().getProductInventory, { productId: PRODUCT }, bearer(tokens.service));
+    const inv = await call<qry.GetProductInventoryRequest, qry.GetProductInventoryResponse>(q(), q().getProductInventory, qry.GetProductInventoryRequest.fromPartial({ productId: PRODUCT }), bearer(tokens.service));
     expect(inv.item?.productId).toBe(PRODUCT);
   });
 });

@@ -50,7 +50,7 @@ function scripted(definition: object): Record<string, unknown> {
 }
 
 const unavailable = { err: { code: status.UNAVAILABLE, details: 'store unavailable; retry' } };
-const created = { res: { orderId: 'o-1', status: 1, message: 'accepted' } };
+const created = { res: { orderId: 'o-1', status: 1, message: 'accepted', consistencyToken: 'tok-1' } };
 const order = { res: { order: { orderId: 'o-1', userId: 7, status: 4, items: [], timeline: [] } } };
 const fast = { retry: { initialBackoffMs: 1, maxBackoffMs: 5 } };
 
@@ -139,7 +139,7 @@ describe('requests', () => {
     script = [created];
     const key = idempotencyKey();
     const res = await commands.createOrder({ userId: 5, items: [{ productId: 9 }] }, { idempotencyKey: key, requestId: 'req-1' });
-    expect(res).toEqual({ orderId: 'o-1', status: 1, message: 'accepted' });
+    expect(res).toEqual({ orderId: 'o-1', status: 1, message: 'accepted', consistencyToken: 'tok-1' });
     expect(seen[0].request).toEqual({ userId: 5, productId: 0, quantity: 0, userEmail: '', items: [{ productId: 9, quantity: 0 }] });
     expect(seen[0].metadata.get('idempotency-key')).toEqual([key]);
     expect(seen[0].metadata.get('x-request-id')).toEqual(['req-1']);

@@ -39,6 +39,7 @@ const INVALID_ARGUMENT = 3;
 const NOT_FOUND = 5;
 const RESOURCE_EXHAUSTED = 8;
 const FAILED_PRECONDITION = 9;
+const TOKEN = /^[A-Za-z0-9_-]{20,}$/; // a consistency token: opaque base64url
 
 // Ids unique to this run. Stocked ids come from [1e8, 2e9); ids that must not
 // exist come from above 2.1e9, where no run ever stocks or orders anything.
@@ -223,7 +224,8 @@ describe('POST /cqrs/commands/inventory (CommandService.UpdateInventory)', () =>
     const r = await stockP1();
     const body = expectJson(r, 200);
     about(r, () => {
-      expectKeys(body, ['item']);
+      expectKeys(body, ['item', 'consistency_token']);
+      expect(body.consistency_token).toMatch(TOKEN);
       expectInventoryItem(body.item);
       expect(body.item).toEqual({
         product_id: P1,
@@ -342,11 +344,12 @@ describe('GET /cqrs/queries/inventory (QueryService.GetInventory)', () => {
 });
 
 describe('POST /cqrs/commands/orders (CommandService.CreateOrder)', () => {
-  test("the seed's request answers {order_id, status: \"PENDING\", message}", async () => {
+  test("the seed's request answers {order_id, status: \"PENDING\", message, consistency_token}", async () => {
     const { reply } = await orderA();
     const body = expectJson(reply, 200);
     about(reply, () => {
-      expectKeys(body, ['order_id', 'status', 'message']);
+      expectKeys(body, ['order_id', 'status', 'message', 'consistency_token']);
+      expect(body.consistency_token).toMatch(TOKEN);
       expect(body.order_id).toMatch(UUID);
       expect(body.status).toBe('PENDING');
       expect(typeof body.message).toBe('string');
@@ -381,7 +384,7 @@ describe('POST /cqrs/commands/orders (CommandService.CreateOrder)', () => {
     const r = await post('/cqrs/commands/orders', { user_id: user, user_email: EMAIL, items: [{ product_id: product, quantity: 2, colour: 'red' }], auth: 'token', extra: { nested: [1, 2] } });
     const body = expectJson(r, 200);
     about(r, () => {
-      expectKeys(body, ['order_id', 'status', 'message']);
+      expectKeys(body, ['order_id', 'status', 'message', 'consistency_token']);
       expect(body.status).toBe('PENDING');
     });
     // What was stored is the request without them: the same user, email and line.
@@ -457,7 +460,8 @@ describe('POST /cqrs/commands/payments (CommandService.ProcessPayment)', () => {
     const { reply } = await payA();
     const body = expectJson(reply, 200);
     about(reply, () => {
-      expectKeys(body, ['order_id', 'payment_id', 'status', 'message']);
+      expectKeys(body, ['order_id', 'payment_id', 'status', 'message', 'consistency_token']);
+      expect(body.consistency_token).toMatch(TOKEN);
       expect(body.order_id).toBe(orderId);
       expect(typeof body.payment_id).toBe('string');
       expect(body.payment_id.length).toBeGreaterThan(0);
@@ -495,30 +499,30 @@ describe('POST /cqrs/commands/payments (CommandService.ProcessPayment)', () => {
 });
 
 describe('POST /cqrs/commands/orders/{order_id}/ship, /complete, /cancel', () => {
-  test('ship answers {order_id, status: "SHIPPED"}', async () => {
+  test('ship answers {order_id, status: "SHIPPED", consistency_token}', async () => {
     const { orderId } = await orderA();
     const { reply, shipped } = await shipA();
     const body = expectJson(reply, 200);
-    about(reply, () => expect(body).toEqual({ order_id: orderId, status: 'SHIPPED' }));
+    about(reply, () => expect(body).toEqual({ order_id: orderId, status: 'SHIPPED', consistency_token: expect.stringMatching(TOKEN) }));
     expectOrder(shipped);
   });
 
-  test('complete answers {order_id, status: "COMPLETED"}; the timeline holds every step in order', async () => {
+  test('complete answers {order_id, status: "COMPLETED", consistency_token}; the timeline holds every step in order', async () => {
     const { orderId } = await orderA();
     const { reply, completed } = await completeA();
     const body = expectJson(reply, 200);
-    about(reply, () => expect(body).toEqual({ order_id: orderId, status: 'COMPLETED' }));
+    about(reply, () => expect(body).toEqual({ order_id: orderId, status: 'COMPLETED', consistency_token: expect.stringMatching(TOKEN) }));
     expectOrder(completed);
     const events: string[] = completed.timeline.map((t: any) => t.event);
     const life = ['OrderInitiated', 'OrderValidated', 'OrderPaid', 'OrderShipped', 'OrderCompleted'];
     expect(events.filter((e) => life.includes(e))).toEqual(life);
   });
 
-  test('cancel answers {order_id, status: "CANCELLED"}; the read model keeps the reason', async () => {
+  test('cancel answers {order_id, status: "CANCELLED", consistency_token}; the read model keeps the reason', async () => {
     const { orderId } = await orderB();
     const { reply, cancelled } = await cancelB();
     const body = expectJson(reply, 200);
-    about(reply, () => expect(body).toEqual({ order_id: orderId, status: 'CANCELLED' }));
+    about(reply, () => expect(body).toEqual({ order_id: orderId, status: 'CANCELLED', consistency_token: expect.stringMatching(TOKEN) }));
     expectOrder(cancelled);
     expect(cancelled).toMatchObject({ status: 'CANCELLED', status_reason: 'changed my mind', total_amount: 33.33 });
   });

@@ -30,12 +30,12 @@ export function rpc(g: ReturnType<typeof clients>) {
       call<cmd.ShipOrderRequest, cmd.ShipOrderResponse>(c, c.shipOrder, cmd.ShipOrderRequest.fromPartial(r), md),
     cancelOrder: (r: Partial<cmd.CancelOrderRequest>, md?: Md) =>
       call<cmd.CancelOrderRequest, cmd.CancelOrderResponse>(c, c.cancelOrder, cmd.CancelOrderRequest.fromPartial(r), md),
-    getOrder: (orderId: string) => call<qry.GetOrderRequest, qry.GetOrderResponse>(q, q.getOrder, { orderId }),
+    getOrder: (orderId: string) => call<qry.GetOrderRequest, qry.GetOrderResponse>(q, q.getOrder, qry.GetOrderRequest.fromPartial({ orderId })),
     listOrders: (r: Partial<qry.ListOrdersRequest>) =>
       call<qry.ListOrdersRequest, qry.ListOrdersResponse>(q, q.listOrders, qry.ListOrdersRequest.fromPartial(r)),
-    getUserSummary: (userId: number) => call<qry.GetUserSummaryRequest, qry.GetUserSummaryResponse>(q, q.getUserSummary, { userId }),
+    getUserSummary: (userId: number) => call<qry.GetUserSummaryRequest, qry.GetUserSummaryResponse>(q, q.getUserSummary, qry.GetUserSummaryRequest.fromPartial({ userId })),
     getProductInventory: (productId: number) =>
-      call<qry.GetProductInventoryRequest, qry.GetProductInventoryResponse>(q, q.getProductInventory, { productId }),
+      call<qry.GetProductInventoryRequest, qry.GetProductInventoryResponse>(q, q.getProductInventory, qry.GetProductInventoryRequest.fromPartial({ productId })),
   };
 }
 

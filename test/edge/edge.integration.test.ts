@@ -51,7 +51,7 @@ const commands: UntypedServiceImplementation = {
   createOrder: reply('CreateOrder', (req: CreateOrderRequest) => {
     if (req.userId === 0) return invalidArgument('user_id', 'must be a positive integer');
     if (req.userId === 999) return 'hang';
-    return { orderId: 'o-1', status: OrderStatus.PENDING, message: '' };
+    return { orderId: 'o-1', status: OrderStatus.PENDING, message: '', consistencyToken: 'tok-1' };
   }),
   processPayment: reply('ProcessPayment', () => grpcError(status.FAILED_PRECONDITION, 'order o-1 is not awaiting payment')),
   getCommandHealth: reply('GetCommandHealth', () => ({ status: 'SERVING', service: 'command-svc', dependencies: [] })),
@@ -110,7 +110,7 @@ describe('commands', () => {
     const res = await post('/cqrs/commands/orders', '{"user_id":123,"product_id":456,"quantity":2}');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json');
-    expect(await jsonOf(res)).toEqual({ order_id: 'o-1', status: 'PENDING', message: '' });
+    expect(await jsonOf(res)).toEqual({ order_id: 'o-1', status: 'PENDING', message: '', consistency_token: 'tok-1' });
     expect(seen).toHaveLength(1);
     expect(seen[0].method).toBe('CreateOrder');
     expect(seen[0].request).toMatchObject({ userId: 123, productId: 456, quantity: 2, items: [] });
@@ -165,7 +165,7 @@ describe('queries', () => {
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body).toEqual({ order_id: 'o-9', user_id: 123, user_email: '', total_amount: 0, status: 'PAID', items: [], timeline: [], status_reason: '' });
-    expect(seen[0].request).toEqual({ orderId: 'o-9' });
+    expect(seen[0].request).toEqual({ orderId: 'o-9', consistencyToken: '', consistencyWaitMs: 0 });
   });
 
   it('prints maps and doubles in the user summary (response_body: "summary")', async () => {

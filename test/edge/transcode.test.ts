@@ -51,10 +51,10 @@ describe('cqrs.v1 requests', () => {
   });
 
   it('converts path variables to the field type and maps query parameters, enums by name or number', () => {
-    const { path, query } = splitTarget('/cqrs/queries/users/123/orders?status=PAID&page_size=5&pageToken=abc');
+    const { path, query } = splitTarget('/cqrs/queries/users/123/orders?status=PAID&page_size=5&pageToken=abc&consistency_token=tok-1&consistency_wait_ms=250');
     const match = table.lookup('GET', path)!;
     const bytes = encodeRequest(match.route, { bindings: match.bindings, query: parseQuery(query, false), body: undefined }, d.registry, strict);
-    expect(ListUserOrdersRequest.decode(bytes)).toEqual({ userId: 123, status: OrderStatus.PAID, pageSize: 5, pageToken: 'abc' });
+    expect(ListUserOrdersRequest.decode(bytes)).toEqual({ userId: 123, status: OrderStatus.PAID, pageSize: 5, pageToken: 'abc', consistencyToken: 'tok-1', consistencyWaitMs: 250 });
     expect(request(d, table, 'GET', '/cqrs/queries/users/9/orders?status=4')).toEqual({ user_id: 9, status: 'PAID' });
   });
 

@@ -93,13 +93,13 @@ describe('envoy.yaml against the Envoy v3 API', () => {
     // Each Any was resolved to its message and decoded: the filters (the
     // metrics listener has a connection manager and a router of its own), the
     // access log, the cluster protocol options and TLS, the overload monitor,
-    // the OpenAPI route's transcoder switch, the JWT filter and the commands'
-    // rate limit.
+    // the transcoder switches of the OpenAPI route and the live page's three,
+    // the JWT filter and the commands' rate limit.
     expect(anyTypesIn(schema, message).sort()).toEqual(
       [
         HCM,
         HCM,
-        'envoy.config.route.v3.FilterConfig',
+        ...Array(4).fill('envoy.config.route.v3.FilterConfig'),
         TRANSCODER,
         'envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication',
         ROUTER,
@@ -208,10 +208,11 @@ describe('envoy.yaml against the project', () => {
       always_print_primitive_fields: true,
       always_print_enums_as_ints: false,
       preserve_proto_field_names: true,
+      stream_newline_delimited: true,
     });
     // ...and meaning the same to Envoy (proto3 JSON leaves false out).
     const t = transcoderOf(config);
-    expect(t.print_options).toEqual({ always_print_primitive_fields: true, preserve_proto_field_names: true });
+    expect(t.print_options).toEqual({ always_print_primitive_fields: true, preserve_proto_field_names: true, stream_newline_delimited: true });
     expect(t.convert_grpc_status).toBe(true);
     expect(t.request_validation_options).toEqual({ reject_unknown_method: true, reject_unknown_query_parameters: true });
     expect(t.max_request_body_size).toBe(1024 * 1024);
@@ -270,7 +271,7 @@ describe('envoy.yaml against the project', () => {
   test('every route sends to a cluster that exists, but the OpenAPI document', () => {
     expect(routes().length).toBeGreaterThan(0);
     for (const r of routes()) {
-      if (r.match.path === OPENAPI_PATH) continue;
+      if (r.direct_response) continue; // the OpenAPI document, the live page
       expect(r.route?.cluster).toBeDefined();
       expect(clusterNames()).toContain(r.route.cluster);
       // The admin interface is for the metrics listener only, never for REST clients.
@@ -379,6 +380,19 @@ describe('envoy.yaml against the project', () => {
     const stages = dockerfileStages(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'));
     const copies = stages.find((st) => st.name === 'envoy')!.instructions.filter((i) => /^COPY\s+--from=build\s+\/app\/gen\/openapi\.json\s+\/etc\/envoy\/openapi\.json$/.test(i));
     expect(copies).toHaveLength(1);
+  });
+
+  test('GET /cqrs/live and its files are answered by Envoy from the files of edge/live, the transcoder off', () => {
+    const stages = dockerfileStages(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'));
+    expect(stages.find((st) => st.name === 'envoy')!.instructions).toContain('COPY --from=build /app/edge/live /etc/envoy/live');
+    const cap = hcmOf(config).route_config.max_direct_response_body_size_bytes ?? 4096;
+    for (const [path, file, type] of [['/cqrs/live', 'index.html', 'text/html'], ['/cqrs/live/live.js', 'live.js', 'text/javascript'], ['/cqrs/live/live.css', 'live.css', 'text/css']]) {
+      const route = routes().find((r) => r.match.path === path)!;
+      expect(route.direct_response).toEqual({ status: 200, body: { filename: `/etc/envoy/live/${file}` } });
+      expect(route.response_headers_to_add.find((h: J) => h.header.key === 'content-type').header.value).toMatch(new RegExp(`^${type}`));
+      expect(route.typed_per_filter_config['envoy.filters.http.grpc_json_transcoder'].disabled).toBe(true);
+      expect(statSync(join(repoRoot, 'edge', 'live', file)).size).toBeLessThan(cap);
+    }
   });
 
   test('REST listens on 0.0.0.0:8000, metrics on 0.0.0.0:9902, and the admin interface only on 127.0.0.1:9901', () => {

@@ -117,6 +117,7 @@ describe('grpcurl describe', () => {
 
 describe('grpcurl calls', () => {
   let orderId: string;
+  let token: string;
 
   test('CreateOrder with the seed JSON answers an orderId', async () => {
     // Product 456 must exist and have stock for the order to be validated.
@@ -128,8 +129,14 @@ describe('grpcurl calls', () => {
     expect(stocked.item).toMatchObject({ productId: 456, totalQuantity: 100 });
 
     const res = json(await grpcurl('-d', '{"user_id":123,"product_id":456,"quantity":2}', mesh.urls.command, 'cqrs.v1.CommandService/CreateOrder'));
-    expect(res).toMatchObject({ orderId: expect.stringMatching(UUID), status: 'PENDING' });
+    expect(res).toMatchObject({ orderId: expect.stringMatching(UUID), status: 'PENDING', consistencyToken: expect.stringMatching(/^[\w-]{20,}$/) });
     orderId = res.orderId;
+    token = res.consistencyToken;
+  });
+
+  test('GetOrder with the consistency_token answers the new order at the first call, no polling', async () => {
+    const r = await grpcurl('-d', JSON.stringify({ order_id: orderId, consistency_token: token }), mesh.urls.query, 'cqrs.v1.QueryService/GetOrder');
+    expect(json(r).order).toMatchObject({ orderId, userId: 123 });
   });
 
   test('QueryService/GetOrder with that id shows userId 123 and its status', async () => {
@@ -146,6 +153,14 @@ describe('grpcurl calls', () => {
     );
     expect(order).toMatchObject({ orderId, userId: 123, status: 'VALIDATED', totalAmount: 99.98 });
     expect(order.items).toEqual([expect.objectContaining({ productId: 456, quantity: 2 })]);
+  });
+
+  test('QueryService/WatchOrder streams the current order and ends at the deadline (-max-time)', async () => {
+    const r = await exec(grpcurlBin, ['-plaintext', '-connect-timeout', '5', '-max-time', '2', '-d', JSON.stringify({ order_id: orderId }), mesh.urls.query, 'cqrs.v1.QueryService/WatchOrder']);
+    expect(r.stderr).toMatch(/DeadlineExceeded/);
+    // One JSON message per state; the current one first.
+    const first = JSON.parse(r.stdout.slice(0, r.stdout.indexOf('\n}') + 2));
+    expect(first.order).toMatchObject({ orderId, userId: 123 });
   });
 
   test('a bad CreateOrder exits non-zero with InvalidArgument and the BadRequest field violation', async () => {

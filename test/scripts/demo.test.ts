@@ -40,7 +40,8 @@ test('the demo, with nothing running, starts its own mesh, passes every check an
   expect({ exit, tail: exit.code === 0 ? '' : run.tail() }).toEqual({ exit: { code: 0, signal: null }, tail: '' });
   for (let n = 1; n <= 7; n++) expect(out).toMatch(new RegExp(`^━━ ${n}\\. `, 'm'));
   expect(out).not.toMatch(/✘/);
-  expect(run.lines.filter((l) => l.trimStart().startsWith('✔'))).toHaveLength(26);
+  expect(run.lines.filter((l) => l.trimStart().startsWith('✔'))).toHaveLength(28);
+  expect(out).toMatch(/COMPLETED at once with the complete command's token/);
   expect(out).toMatch(/REJECTED: .*not enough stock/);
   expect(out).toMatch(/the timeline holds every event, in order/);
   expect(run.lines[run.lines.length - 1]).toBe('all checks passed');

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { MongoClient } from 'mongodb';
 import { CreateOrderRequest } from '../../gen/ts/cqrs/v1/command_service';
+import { GetOrderRequest } from '../../gen/ts/cqrs/v1/query_service';
 import { upstreamDeadline, grpcTimeoutMs } from '../../edge/deadline';
 import { clients } from '../../kit/clients';
 import { startTestMesh, type TestMesh } from '../../kit/test-mesh';
@@ -98,7 +99,7 @@ describe('a command whose client gave up while it was held at the read-side gate
     const after = await createOrder(5554);
     expect(after.orderId).toBeDefined();
     await eventually(async () => {
-      const r = await new Promise<boolean>((resolve) => grpc.query.getOrder({ orderId: after.orderId! }, (err, res) => resolve(!err && res.order?.orderId === after.orderId)));
+      const r = await new Promise<boolean>((resolve) => grpc.query.getOrder(GetOrderRequest.fromPartial({ orderId: after.orderId! }), (err, res) => resolve(!err && res.order?.orderId === after.orderId)));
       return r ? true : undefined;
     }, 20_000, 'the later order in the read model');
     await sleep(1_000); // anything released with the gate would have been written by now

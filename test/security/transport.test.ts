@@ -12,7 +12,7 @@ import { credentials, Metadata, status, type ChannelCredentials, type ServiceErr
 import { MongoClient } from 'mongodb';
 import pino from 'pino';
 import { CommandServiceClient } from '../../gen/ts/cqrs/v1/command_service';
-import { QueryServiceClient } from '../../gen/ts/cqrs/v1/query_service';
+import { GetProductInventoryRequest, QueryServiceClient } from '../../gen/ts/cqrs/v1/query_service';
 import { AmqpConnection } from '../../lib/amqp';
 import { common, ConfigError, readConfig } from '../../lib/config';
 import { readTls } from '../../lib/tls';
@@ -84,7 +84,7 @@ function stock(addr: string, creds: ChannelCredentials, productId: number): Prom
 function productQuery(addr: string, creds: ChannelCredentials, productId: number): Promise<{ qty: number } | { code: status }> {
   const client = new QueryServiceClient(addr, creds);
   return new Promise((resolve) =>
-    client.getProductInventory({ productId }, new Metadata(), { deadline: Date.now() + 5_000 }, (err, res) => {
+    client.getProductInventory(GetProductInventoryRequest.fromPartial({ productId }), new Metadata(), { deadline: Date.now() + 5_000 }, (err, res) => {
       client.close();
       resolve(err ? { code: err.code } : { qty: res?.item?.availableQuantity ?? -1 });
     }),

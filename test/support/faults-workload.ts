@@ -83,17 +83,17 @@ export class MeshApi {
   commandHealth = (timeoutMs = 3_000) =>
     this.call<cmd.GetCommandHealthRequest, cmd.GetCommandHealthResponse>(this.command, this.command.getCommandHealth, {}, {}, timeoutMs, false);
 
-  getOrder = (orderId: string) => this.call<qry.GetOrderRequest, qry.GetOrderResponse>(this.query, this.query.getOrder, { orderId });
+  getOrder = (orderId: string) => this.call<qry.GetOrderRequest, qry.GetOrderResponse>(this.query, this.query.getOrder, qry.GetOrderRequest.fromPartial({ orderId }));
   listOrders = (r: Partial<qry.ListOrdersRequest>) =>
     this.call<qry.ListOrdersRequest, qry.ListOrdersResponse>(this.query, this.query.listOrders, qry.ListOrdersRequest.fromPartial(r));
   getInventory = (r: Partial<qry.GetInventoryRequest>) =>
     this.call<qry.GetInventoryRequest, qry.GetInventoryResponse>(this.query, this.query.getInventory, qry.GetInventoryRequest.fromPartial(r));
   getProductInventory = (productId: number) =>
-    this.call<qry.GetProductInventoryRequest, qry.GetProductInventoryResponse>(this.query, this.query.getProductInventory, { productId });
+    this.call<qry.GetProductInventoryRequest, qry.GetProductInventoryResponse>(this.query, this.query.getProductInventory, qry.GetProductInventoryRequest.fromPartial({ productId }));
   getUserSummary = (userId: number) =>
-    this.call<qry.GetUserSummaryRequest, qry.GetUserSummaryResponse>(this.query, this.query.getUserSummary, { userId });
+    this.call<qry.GetUserSummaryRequest, qry.GetUserSummaryResponse>(this.query, this.query.getUserSummary, qry.GetUserSummaryRequest.fromPartial({ userId }));
   getStatistics = () =>
-    this.call<qry.GetOrderStatisticsRequest, qry.GetOrderStatisticsResponse>(this.query, this.query.getOrderStatistics, {});
+    this.call<qry.GetOrderStatisticsRequest, qry.GetOrderStatisticsResponse>(this.query, this.query.getOrderStatistics, qry.GetOrderStatisticsRequest.fromPartial({}));
   queryHealth = (timeoutMs = 3_000) =>
     this.call<qry.GetQueryHealthRequest, qry.GetQueryHealthResponse>(this.query, this.query.getQueryHealth, {}, {}, timeoutMs, false);
 
