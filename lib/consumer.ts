@@ -116,11 +116,13 @@ export class EventConsumer {
   /**
    * With handleBatch: how long an event arriving now would wait to be
    * applied: the live events ahead of it (in hand and buffered behind the
-   * batch) at the recent apply rate. Until a rate is known, the head's age.
-   * A backlog deeper than the prefetch shows as a full buffer.
+   * batch) and `queued` behind them on the broker (the queue's ready count:
+   * without it a backlog deeper than the prefetch would look like a full
+   * buffer, a fraction of a second at a large batch's rate), at the recent
+   * apply rate. Until a rate is known, the head's age.
    */
-  waitMs(now = Date.now()): number {
-    const ahead = this.liveInHand + this.burst.filter((d) => !isCatchUp(d.msg)).length;
+  waitMs(now = Date.now(), queued = 0): number {
+    const ahead = this.liveInHand + this.burst.filter((d) => !isCatchUp(d.msg)).length + queued;
     if (ahead === 0) return 0;
     return this.eventsPerMs ? ahead / this.eventsPerMs : this.lagMs(now);
   }

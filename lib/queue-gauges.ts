@@ -1,4 +1,5 @@
-// Queue depths as RabbitMQ counts them, read when Prometheus scrapes: the
+// Queue depths as RabbitMQ counts them, read when Prometheus scrapes (and by
+// projector-svc for its lag reports, lib/read-lag.ts): the
 // backlog in front of each consumer and what sits on its dead-letter queue.
 // Any process with a broker connection can report every mesh queue, so the
 // depth stays visible while the queue's own consumer is down.
@@ -7,7 +8,8 @@ import type { AmqpConnection } from './amqp';
 import { deadLetterQueue } from './consumer';
 import { gaugeOf } from './metrics';
 
-export async function queueDepthGauges(amqp: AmqpConnection, queues: string[]): Promise<void> {
+/** Reads a queue's ready count on a channel of its own, reopened as needed; throws while the broker is down. */
+export async function queueDepthReader(amqp: AmqpConnection): Promise<(queue: string) => Promise<number>> {
   let conn: ChannelModel | undefined;
   let channel: Promise<Channel> | undefined;
   await amqp.onConnect(async (c) => {
@@ -25,14 +27,32 @@ export async function queueDepthGauges(amqp: AmqpConnection, queues: string[]): 
     });
     return ch;
   };
+  return async (queue) => (await (await (channel ??= open())).checkQueue(queue)).messageCount;
+}
+
+export async function queueDepthGauges(amqp: AmqpConnection, queues: string[]): Promise<void> {
+  const depth = await queueDepthReader(amqp);
   const depths = async (names: string[]) => {
-    const ch = await (channel ??= open());
     const out: Array<[{ queue: string }, number]> = [];
-    for (const queue of names) out.push([{ queue }, (await ch.checkQueue(queue)).messageCount]);
+    for (const queue of names) out.push([{ queue }, await depth(queue)]);
     return out;
   };
   gaugeOf('cqrs_queue_depth', 'Events ready on a consumer queue, not yet delivered (RabbitMQ messageCount).', ['queue'], () => depths(queues));
   gaugeOf('cqrs_dead_letter_depth', 'Events parked on a consumer’s dead-letter queue, waiting to be inspected and replayed.', ['queue'], () =>
     depths(queues.map(deadLetterQueue)).then((d) => d.map(([, n], i) => [{ queue: queues[i] }, n] as [{ queue: string }, number])),
   );
+}
+
+/** The queue's ready count, read every `everyMs` (the last one known; 0 until read or while the broker is down). */
+export async function readyCount(amqp: AmqpConnection, queue: string, everyMs: number): Promise<{ current(): number; stop(): void }> {
+  const depth = await queueDepthReader(amqp);
+  let last = 0;
+  let reading = false;
+  const timer = setInterval(() => {
+    if (reading) return;
+    reading = true;
+    depth(queue).then((n) => (last = n), () => (last = 0)).finally(() => (reading = false));
+  }, everyMs);
+  timer.unref();
+  return { current: () => last, stop: () => clearInterval(timer) };
 }

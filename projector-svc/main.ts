@@ -6,7 +6,7 @@ import { common, consumerLimits, int, port, portOrOff, readConfig } from '../lib
 import { consumerChecks } from '../lib/consumer-health';
 import { serveHealth } from '../lib/grpc-server';
 import { serveMetrics, unappliedAgeGauge } from '../lib/metrics';
-import { queueDepthGauges } from '../lib/queue-gauges';
+import { queueDepthGauges, readyCount } from '../lib/queue-gauges';
 import { EventConsumer, PROJECTOR_QUEUE } from '../lib/consumer';
 import { EventStore } from '../lib/event-store';
 import { runService } from '../lib/lifecycle';
@@ -44,7 +44,8 @@ runService('projector-svc', async (log) => {
   );
   await consumer.start();
   // The command side's admission gate listens (command-svc/read-side-gate.ts).
-  const stopLagReports = await reportLag(amqp, PROJECTOR_QUEUE, () => ({ lagMs: consumer.lagMs(), waitMs: consumer.waitMs() }), 200);
+  const queued = await readyCount(amqp, PROJECTOR_QUEUE, 200);
+  const stopLagReports = await reportLag(amqp, PROJECTOR_QUEUE, () => ({ lagMs: consumer.lagMs(), waitMs: consumer.waitMs(Date.now(), queued.current()) }), 200);
   const health = await serveHealth({
     process: 'projector-svc', host: config.HOST, port: config.PROJECTOR_GRPC_PORT, log, reflection: config.GRPC_REFLECTION,
     checks: { mongodb: () => pingMongo(read.db), ...consumerChecks(consumer, { maxLagMs: config.CONSUMER_MAX_LAG_MS, maxStallMs: config.CONSUMER_MAX_STALL_MS }) },
@@ -61,6 +62,7 @@ runService('projector-svc', async (log) => {
       await metrics?.stop();
       await health.stop();
       stopLagReports();
+      queued.stop();
       await consumer.stop();
       await amqp.close();
       read.close();
