@@ -2,12 +2,6 @@
 // over a catalogue larger than the lists: exact however the units move in
 // and out of the lists, and counted once across a crash between writing the
 // product counters and the summaries they feed.
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import type { Db, MongoClient } from 'mongodb';
 import pino from 'pino';
 import { orderStream } from '../../domain/events';
 import { orderDecider, type OrderCommand, type OrderState } from '../../domain/order';
@@ -15,10 +9,8 @@ import { ConcurrencyError } from '../../domain/errors';
 import type { Envelope } from '../../lib/consumer';
 import { decodeEnvelope, encodeEnvelope } from '../../lib/envelope';
 import { EventStore } from '../../lib/event-store';
-import { connectMongo } from '../../lib/mongo';
 import { ReadStore } from '../../lib/read-store';
-import { stopChild, type Child } from '../../kit/processes';
-import { spawnStore, storeBin } from '../../kit/store';
+import { storeSuite } from '../support/store-suite';
 import { within } from '../../kit/wait';
 import { byRank, numericKey, productCountKey, STATS_ID, TOP_PRODUCTS, userProductKey, type ProductCount, type StatsDoc, type UserSummaryDoc } from '../../read-models';
 import { Projector } from '../../projector-svc/projector';
@@ -26,35 +18,7 @@ import { Projector } from '../../projector-svc/projector';
 const HANDLE_TIMEOUT_MS = 10_000;
 const silent = pino({ level: 'silent' });
 
-let store: Child | undefined;
-let client: MongoClient | undefined;
-let dataDir: string | undefined;
-
-beforeAll(async () => {
-  if (!existsSync(storeBin)) throw new Error(`${storeBin} is missing: run \`npm run build:store\``);
-  dataDir = await mkdtemp(join(tmpdir(), 'product-counters-'));
-  const started = await spawnStore({ dataDir, timeoutMs: 20_000 });
-  store = started.child;
-  client = await connectMongo(started.url);
-}, 40_000);
-
-afterAll(async () => {
-  await client?.close().catch(() => undefined);
-  if (store) await stopChild(store, 10_000);
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-}, 30_000);
-
-async function withDatabases<T>(run: (write: Db, read: Db) => Promise<T>): Promise<T> {
-  const suffix = randomBytes(6).toString('hex');
-  const write = client!.db(`pc_write_${suffix}`);
-  const read = client!.db(`pc_read_${suffix}`);
-  try {
-    return await run(write, read);
-  } finally {
-    await write.dropDatabase().catch(() => undefined);
-    await read.dropDatabase().catch(() => undefined);
-  }
-}
+const { withDatabases } = storeSuite('pc');
 
 const uuid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 const nameOf = (productId: number) => `Product ${productId}`;

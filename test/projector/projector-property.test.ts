@@ -2,13 +2,7 @@
 // whatever the broker does (duplicates, reordering within and across streams,
 // concurrent deliveries, batches), the read models equal the pure fold of
 // each stream in version order.
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import type { Db, MongoClient } from 'mongodb';
 import pino from 'pino';
 import { PaymentMethod, type OrderLine } from '../../gen/ts/cqrs/v1/common';
 import { event, parseStream, type DomainEvent, type EventOfKind, type StreamKind } from '../../domain/events';
@@ -19,9 +13,7 @@ import type { StreamDecider } from '../../domain/decider';
 import type { Envelope } from '../../lib/consumer';
 import { decodeEnvelope, encodeEnvelope } from '../../lib/envelope';
 import { EventStore } from '../../lib/event-store';
-import { connectMongo } from '../../lib/mongo';
-import { stopChild, type Child } from '../../kit/processes';
-import { spawnStore, storeBin } from '../../kit/store';
+import { storeSuite } from '../support/store-suite';
 import { within, sleep } from '../../kit/wait';
 import { ReadStore } from '../../lib/read-store';
 import { decodeEntry, emptyStats, numericKey, pendingOrders, STATS_ID, USER_BUCKET_SIZE, type InventoryDoc, type OrderDoc, type UserSummaryDoc } from '../../read-models';
@@ -36,38 +28,7 @@ import { emptySummary, withOrder } from '../../projector-svc/user-summary-projec
 const HANDLE_TIMEOUT_MS = 10_000;
 const silent = pino({ level: 'silent' });
 
-let store: Child | undefined;
-let client: MongoClient | undefined;
-let dataDir: string | undefined;
-
-beforeAll(async () => {
-  if (!existsSync(storeBin)) throw new Error(`${storeBin} is missing: run \`npm run build:store\``);
-  dataDir = await mkdtemp(join(tmpdir(), 'projector-property-'));
-  const started = await spawnStore({ dataDir, timeoutMs: 20_000 });
-  store = started.child;
-  client = await connectMongo(started.url);
-}, 40_000);
-
-afterAll(async () => {
-  await client?.close().catch(() => undefined);
-  if (store) await stopChild(store, 10_000);
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-}, 30_000);
-
-/** Fresh databases for one run, dropped afterwards. */
-async function withDatabases<T>(run: (write: Db, read: Db) => Promise<T>): Promise<T> {
-  const suffix = randomBytes(6).toString('hex');
-  const write = client!.db(`pp_write_${suffix}`);
-  const read = client!.db(`pp_read_${suffix}`);
-  try {
-    return await run(write, read);
-  } finally {
-    await write.dropDatabase().catch(() => undefined);
-    await read.dropDatabase().catch(() => undefined);
-  }
-}
-
-// ---------- scenarios: real commits decided by the real aggregates ----------
+const { client: storeClient, withDatabases } = storeSuite('pp');
 
 const uuid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 const PRODUCTS = [101, 102, 103];
@@ -329,7 +290,7 @@ describe('projector against the real store', () => {
     );
     expect(runs).toBeGreaterThanOrEqual(25);
     // Every run dropped what it created.
-    const { databases } = await client!.db('admin').admin().listDatabases();
+    const { databases } = await storeClient().db('admin').admin().listDatabases();
     expect(databases.map((d) => d.name).filter((n) => n.startsWith('pp_'))).toEqual([]);
   }, 90_000);
 
