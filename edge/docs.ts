@@ -8,14 +8,10 @@
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
+import { serveAsset, type Asset } from './static-assets';
 
 export const OPENAPI_PATH = '/cqrs/openapi.json';
 export const DOCS_PATH = '/cqrs/docs';
-
-interface Asset {
-  type: string;
-  body: Buffer;
-}
 
 // The page loads nothing from elsewhere (no CDN), and the policy makes the
 // browser hold it to that. Swagger UI sets inline styles, hence 'unsafe-inline'
@@ -67,17 +63,6 @@ export class DocsSite {
    * which then goes on to the transcoded routes.
    */
   serve(method: string, path: string, res: ServerResponse): boolean {
-    if (method !== 'GET' && method !== 'HEAD') return false;
-    const asset = this.assets.get(path.length > 1 ? path.replace(/\/+$/, '') : path);
-    if (!asset) return false;
-    res.writeHead(200, {
-      'content-type': asset.type,
-      'content-length': asset.body.length,
-      'cache-control': 'no-cache',
-      'x-content-type-options': 'nosniff',
-      ...(asset.type.startsWith('text/html') ? { 'content-security-policy': CSP } : {}),
-    });
-    res.end(method === 'HEAD' ? undefined : asset.body);
-    return true;
+    return serveAsset(this.assets, CSP, method, path, res);
   }
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { repoRoot } from '../lib/paths';
+import { serveAsset, type Asset } from './static-assets';
 
 export const LIVE_PATH = '/cqrs/live';
 
@@ -19,7 +20,7 @@ const FILES: Array<[string, string, string]> = [
 ];
 
 export class LivePage {
-  private readonly assets = new Map<string, { type: string; body: Buffer }>();
+  private readonly assets = new Map<string, Asset>();
 
   /** A missing file stops the edge with its path named. */
   constructor(dir = join(repoRoot, 'edge', 'live')) {
@@ -28,17 +29,6 @@ export class LivePage {
 
   /** Answers GET/HEAD of one of its paths (a trailing slash ignored); false for anything else. */
   serve(method: string, path: string, res: ServerResponse): boolean {
-    if (method !== 'GET' && method !== 'HEAD') return false;
-    const asset = this.assets.get(path.length > 1 ? path.replace(/\/+$/, '') : path);
-    if (!asset) return false;
-    res.writeHead(200, {
-      'content-type': asset.type,
-      'content-length': asset.body.length,
-      'cache-control': 'no-cache',
-      'x-content-type-options': 'nosniff',
-      ...(asset.type.startsWith('text/html') ? { 'content-security-policy': CSP } : {}),
-    });
-    res.end(method === 'HEAD' ? undefined : asset.body);
-    return true;
+    return serveAsset(this.assets, CSP, method, path, res);
   }
 }
