@@ -90,16 +90,25 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
 
   try {
     const mongoUrl = o.mongoUrl ?? (await startStore(o, host, children));
+    // Ports picked before anything binds them: the OS can hand one out twice, so keep them apart.
+    const taken = new Set<number>([o.ports.command, o.ports.query, o.ports.edge, o.ports.projector, o.ports.store].filter((p): p is number => Boolean(p)));
+    for (const p of Object.values(o.metricsPorts ?? {})) if (typeof p === 'number' && p > 0) taken.add(p);
+    const distinctPort = async () => {
+      for (;;) {
+        const p = await freePort();
+        if (!taken.has(p)) return taken.add(p), p;
+      }
+    };
     const ports = {
-      command: o.ports.command || (await freePort()),
-      query: o.ports.query || (await freePort()),
-      edge: o.ports.edge || (await freePort()),
-      projector: o.ports.projector || (await freePort()),
+      command: o.ports.command || (await distinctPort()),
+      query: o.ports.query || (await distinctPort()),
+      edge: o.ports.edge || (await distinctPort()),
+      projector: o.ports.projector || (await distinctPort()),
     };
     const metricsPorts: Partial<Record<ServiceName, number>> = {};
     for (const name of SERVICES) {
       const p = o.metricsPorts?.[name];
-      if (p !== 'off') metricsPorts[name] = p || (await freePort());
+      if (p !== 'off') metricsPorts[name] = p || (await distinctPort());
     }
     const metricsEnv = (name: ServiceName) => ({ METRICS_PORT: String(metricsPorts[name] ?? 'off') });
     const baseEnv: NodeJS.ProcessEnv = { MONGO_URL: mongoUrl, AMQP_URL: o.amqpUrl, HOST: host, LOG_LEVEL: o.logLevel ?? 'info' };
