@@ -8,7 +8,6 @@ import { consumerChecks } from '../lib/consumer-health';
 import { HealthMonitor } from '../lib/health';
 import { gaugeOf, serveMetrics, unappliedAgeGauge } from '../lib/metrics';
 import { queueDepthGauges } from '../lib/queue-gauges';
-import { LagWatch } from '../lib/read-lag';
 import { UnappliedAge } from '../lib/unapplied-age';
 import { EventConsumer, ORDER_PROCESS_QUEUE, PROJECTOR_QUEUE } from '../lib/consumer';
 import { serveGrpc } from '../lib/grpc-server';
@@ -90,10 +89,8 @@ runService('command-svc', async (log) => {
 
   if (metricsOn) {
     await queueDepthGauges(amqp, [PROJECTOR_QUEUE, ORDER_PROCESS_QUEUE]);
-    // The projector's lag as this process sees it, which stays known while projector-svc is down.
-    const projectorLag = new LagWatch(amqp, PROJECTOR_QUEUE, 2_000, log);
-    await projectorLag.start();
-    const unapplied = new UnappliedAge(projectorLag);
+    // The projector's lag as this process sees it (the gate's reports), which stays known while projector-svc is down.
+    const unapplied = new UnappliedAge(gate.watch);
     publisher.onConfirm(() => unapplied.published());
     unappliedAgeGauge(() => [[PROJECTOR_QUEUE, unapplied.ageMs()], [ORDER_PROCESS_QUEUE, consumer.lagMs()]]);
     gaugeOf('cqrs_outbox_pending', 'Outbox markers whose commits the broker has not confirmed yet (in flight, or waiting for the relay).', [], async () => [[{}, await writer.outbox.countDocuments({}, { maxTimeMS: 1_000 })]]);

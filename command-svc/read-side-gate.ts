@@ -29,7 +29,8 @@ export interface GateOptions {
 }
 
 export class ReadSideGate {
-  private readonly watch: LagWatch;
+  /** The projector's lag reports the gate admits by; the process's metrics read the same ones. */
+  readonly watch: LagWatch;
   private waiting: Array<() => void> = [];
   private holding = false;
   private timer?: NodeJS.Timeout;
@@ -46,9 +47,9 @@ export class ReadSideGate {
   }
 
   async start(): Promise<void> {
+    await this.watch.start();
     if (this.opts.maxLagMs <= 0) return;
     this.watch.onReport(() => this.check());
-    await this.watch.start();
     // Silence is news too: a projector that stopped reporting holds no one.
     this.timer = setInterval(() => this.check(), this.opts.staleMs / 2);
     this.timer.unref();
