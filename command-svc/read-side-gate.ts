@@ -7,7 +7,10 @@
 // the read side and reads stay about that fresh. What counts is the wait a
 // new command's events would see (the events the projector holds, at its
 // recent rate), not the age of the oldest one: a command admitted when the
-// head is young can still queue behind a full buffer. The order process's own
+// head is young can still queue behind a full buffer. Held commands go on in
+// turn, as many as the room under the bound takes at the projector's pace,
+// not all at once: a herd let go together would queue behind itself and its
+// last would wait the bound and the herd. The order process's own
 // reactions are never held, and a projector that stopped reporting (down, or
 // cut off from the broker) holds nothing: writes go on and queue for it.
 import type { AmqpConnection } from '../lib/amqp';
@@ -16,6 +19,16 @@ import { UnavailableError } from '../lib/grpc-errors';
 import { StatusError } from '../lib/status-error';
 import type { Logger } from '../lib/logger';
 import { LagWatch } from '../lib/read-lag';
+
+/** The events one client command brings the projector: an order's creation, its reservation and its validation. */
+export const EVENTS_PER_COMMAND = 3;
+/**
+ * How long an admitted command may go unseen in the projector's reports: it
+ * is stored and published, the projector's queue count is read (every 200
+ * ms), then reported (every 200 ms). Commands admitted this recently are
+ * counted against the room a report shows.
+ */
+const UNSEEN_MS = 500;
 
 export interface GateOptions {
   /** The projector's queue, whose consumer reports its lag. */
@@ -33,6 +46,10 @@ export class ReadSideGate {
   readonly watch: LagWatch;
   private waiting: Array<() => void> = [];
   private holding = false;
+  /** Commands that may go before the next report. */
+  private room = Infinity;
+  /** When recent commands were admitted, oldest first. */
+  private admittedAt: number[] = [];
   private timer?: NodeJS.Timeout;
   /** Commands held since the last log line, and when that was: under overload the gate flips many times a second. */
   private held = 0;
@@ -66,7 +83,8 @@ export class ReadSideGate {
    * gave up: the command must not run when the gate opens).
    */
   async admit(signal?: AbortSignal): Promise<void> {
-    if (!this.over()) return;
+    // Those already waiting go first.
+    if (this.waiting.length === 0 && this.take()) return;
     this.held++;
     await new Promise<void>((resolve, reject) => {
       const leave = () => {
@@ -98,6 +116,28 @@ export class ReadSideGate {
     return wait !== undefined && wait > this.opts.maxLagMs;
   }
 
+  /** Admits one command if the room under the bound allows. */
+  private take(): boolean {
+    if (this.over() || this.room < 1) return false;
+    this.room--;
+    if (this.room !== Infinity) this.admittedAt.push(Date.now());
+    return true;
+  }
+
+  /**
+   * How many commands the latest reports leave room for: the wait's distance
+   * to the bound at the projector's pace, less those admitted that the
+   * reports cannot show yet. Unbounded while no pace is told (a projector
+   * that has timed no batch, or no projector).
+   */
+  private roomNow(now = Date.now()): number {
+    const wait = this.watch.waitMs(now);
+    const eventMs = this.watch.eventMs(now);
+    if (wait === undefined || !eventMs) return Infinity;
+    while (this.admittedAt.length && now - this.admittedAt[0] > UNSEEN_MS) this.admittedAt.shift();
+    return Math.max(0, Math.floor((this.opts.maxLagMs - wait) / (eventMs * EVENTS_PER_COMMAND)) - this.admittedAt.length);
+  }
+
   private check(): void {
     const over = this.over();
     if (over && !this.holding && Date.now() - this.loggedAt > 10_000) {
@@ -106,7 +146,8 @@ export class ReadSideGate {
       this.held = 0;
     }
     this.holding = over;
-    if (!over) this.release();
+    this.room = this.roomNow();
+    while (this.waiting.length && this.take()) this.waiting[0]();
   }
 
   private release(): void {

@@ -13,6 +13,7 @@ import { eventsApplied, eventsConsumed, eventsDeadLettered, eventsRetried, proje
 import type { EventEnvelope } from '../gen/ts/cqrs/v1/events';
 import type { DomainEvent } from '../domain/events';
 import { ConcurrencyError } from '../domain/errors';
+import { BatchCost } from './batch-cost';
 
 export const DEAD_LETTER_EXCHANGE = 'cqrs.dead-letter';
 /** The mesh's consumer queues: the read models' and the order process's. */
@@ -68,8 +69,10 @@ export class EventConsumer {
   private oldestInHand?: number;
   /** Live (not catch-up) events of the batch in hand. */
   private liveInHand = 0;
-  /** Recent apply rate, events per ms of batch work; unknown until a batch is done. */
-  private eventsPerMs?: number;
+  /** What recent batches cost; unknown until a batch is done. */
+  private readonly cost = new BatchCost();
+  /** When the batch in hand was handed over. */
+  private batchStartedAt = 0;
   /** With handle: when each event in flight happened. */
   private readonly inFlightSince = new Map<ConsumeMessage, number>();
   /** Events of the batch in hand, and when an event was last acknowledged. */
@@ -115,16 +118,25 @@ export class EventConsumer {
 
   /**
    * With handleBatch: how long an event arriving now would wait to be
-   * applied: the live events ahead of it (in hand and buffered behind the
-   * batch) and `queued` behind them on the broker (the queue's ready count:
-   * without it a backlog deeper than the prefetch would look like a full
-   * buffer, a fraction of a second at a large batch's rate), at the recent
-   * apply rate. Until a rate is known, the head's age.
+   * applied: what is left of the batch in hand, then the live events
+   * buffered behind it and `queued` behind them on the broker (the queue's
+   * ready count: without it a backlog deeper than the prefetch would look
+   * like a full buffer), and the new event itself, in batches of up to the
+   * prefetch at what recent batches cost (lib/batch-cost.ts). Until a batch
+   * is done, the head's age; with nothing ahead, 0.
    */
   waitMs(now = Date.now(), queued = 0): number {
-    const ahead = this.liveInHand + this.burst.filter((d) => !isCatchUp(d.msg)).length + queued;
-    if (ahead === 0) return 0;
-    return this.eventsPerMs ? ahead / this.eventsPerMs : this.lagMs(now);
+    const behind = this.burst.filter((d) => !isCatchUp(d.msg)).length + queued;
+    if (this.liveInHand + behind === 0) return 0;
+    const inHand = this.cost.drainMs(this.inHand, this.opts.prefetch);
+    if (inHand === undefined) return this.lagMs(now);
+    const left = this.liveInHand === 0 ? 0 : Math.max(0, inHand - (now - this.batchStartedAt));
+    return left + this.cost.drainMs(behind + 1, this.opts.prefetch)!;
+  }
+
+  /** With handleBatch: milliseconds per event at full batches, the pace more load would be taken in at; undefined until a batch is done. */
+  msPerEvent(): number | undefined {
+    return this.cost.msPerEvent(this.opts.prefetch);
   }
 
   async start(): Promise<void> {
@@ -187,10 +199,10 @@ export class EventConsumer {
     this.oldestInHand = live.length ? Math.min(...live.map((d) => d.e.occurredAt?.getTime() ?? Date.now())) : undefined;
     this.liveInHand = live.length;
     this.inHand = decoded.length;
-    const t0 = Date.now();
+    const t0 = (this.batchStartedAt = Date.now());
     if (decoded.length === 1) await this.deliverDecoded(decoded[0], decoded[0].e, one);
     else await this.applyBatch(decoded, one);
-    this.noteRate(decoded.length, Date.now() - t0);
+    this.cost.note(decoded.length, Date.now() - t0);
   }
 
   private async applyBatch(decoded: Array<Delivery & { e: Envelope }>, one: (e: Envelope) => Promise<void>): Promise<void> {
@@ -206,12 +218,6 @@ export class EventConsumer {
   /** The handler on these events, inside their traces. */
   private apply(es: Envelope[]): Promise<void> {
     return inDeliveries(es, `apply ${this.opts.queue}`, () => (this.opts.handleBatch ? this.opts.handleBatch(es) : this.opts.handle!(es[0])));
-  }
-
-  /** A moving average, so one slow batch (a store hiccup) does not swing the estimate. */
-  private noteRate(events: number, ms: number): void {
-    const r = events / Math.max(1, ms);
-    this.eventsPerMs = this.eventsPerMs === undefined ? r : 0.7 * this.eventsPerMs + 0.3 * r;
   }
 
   private forgetInHand(): void {

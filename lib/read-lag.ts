@@ -1,7 +1,7 @@
 // How far behind the read models are, told over the broker. A consumer of
 // cqrs.events reports, a few times a second, the age of the oldest event it
-// holds unapplied (0 when it holds none) and how long an event arriving now
-// would wait to be applied; whoever needs the figures (the command side's
+// holds unapplied (0 when it holds none), how long an event arriving now
+// would wait to be applied, and how long each more event would add; whoever needs the figures (the command side's
 // admission gate) listens. Reports are small, transient and
 // expire: the broker keeps nothing, and silence means "no projector to ask".
 import { hostname } from 'node:os';
@@ -20,9 +20,13 @@ export interface LagReport {
   lagMs: number;
   /** How long an event arriving now would wait (absent from older reporters). */
   waitMs?: number;
+  /** Milliseconds each further event adds to the wait, at full batches (absent until the consumer has timed a batch). */
+  eventMs?: number;
 }
 
-export type LagFigures = Pick<LagReport, 'lagMs' | 'waitMs'>;
+export type LagFigures = Pick<LagReport, 'lagMs' | 'waitMs' | 'eventMs'>;
+
+const rounded = (ms: number | undefined, places = 0) => (ms === undefined ? undefined : Number(ms.toFixed(places)));
 
 /** Publishes `figures()` every `everyMs` while connected; returns the stop. */
 export async function reportLag(amqp: AmqpConnection, queue: string, figures: () => LagFigures, everyMs: number): Promise<() => void> {
@@ -36,8 +40,8 @@ export async function reportLag(amqp: AmqpConnection, queue: string, figures: ()
   });
   const instance = `${hostname()}:${process.pid}`;
   const timer = setInterval(() => {
-    const { lagMs, waitMs } = figures();
-    const report: LagReport = { queue, instance, lagMs: Math.round(lagMs), waitMs: waitMs === undefined ? undefined : Math.round(waitMs) };
+    const { lagMs, waitMs, eventMs } = figures();
+    const report: LagReport = { queue, instance, lagMs: Math.round(lagMs), waitMs: rounded(waitMs), eventMs: rounded(eventMs, 3) };
     try {
       channel?.publish(READ_LAG_EXCHANGE, '', Buffer.from(JSON.stringify(report)), { contentType: 'application/json', expiration: String(everyMs * 4) });
     } catch {
@@ -85,6 +89,12 @@ export class LagWatch {
     return this.worst((r) => r.waitMs ?? r.lagMs, now);
   }
 
+  /** The slowest pace reported, or undefined when no fresh report tells it. */
+  eventMs(now = Date.now()): number | undefined {
+    const paces = [...this.latest.values()].filter((r) => now - r.at <= this.staleMs && r.eventMs !== undefined);
+    return paces.length ? Math.max(...paces.map((r) => r.eventMs!)) : undefined;
+  }
+
   private worst(figure: (r: LagFigures) => number, now: number): number | undefined {
     let worst: number | undefined;
     for (const [instance, r] of this.latest) {
@@ -108,7 +118,8 @@ export class LagWatch {
     }
     if (r.queue !== this.queue || typeof r.lagMs !== 'number') return;
     const waitMs = typeof r.waitMs === 'number' ? r.waitMs : undefined;
-    this.latest.set(String(r.instance), { lagMs: r.lagMs, waitMs, at: Date.now() });
+    const eventMs = typeof r.eventMs === 'number' && r.eventMs >= 0 ? r.eventMs : undefined;
+    this.latest.set(String(r.instance), { lagMs: r.lagMs, waitMs, eventMs, at: Date.now() });
     for (const l of this.listeners) l();
   }
 }

@@ -45,7 +45,7 @@ runService('projector-svc', async (log) => {
   await consumer.start();
   // The command side's admission gate listens (command-svc/read-side-gate.ts).
   const queued = await readyCount(amqp, PROJECTOR_QUEUE, 200);
-  const stopLagReports = await reportLag(amqp, PROJECTOR_QUEUE, () => ({ lagMs: consumer.lagMs(), waitMs: consumer.waitMs(Date.now(), queued.current()) }), 200);
+  const stopLagReports = await reportLag(amqp, PROJECTOR_QUEUE, () => ({ lagMs: consumer.lagMs(), waitMs: consumer.waitMs(Date.now(), queued.current()), eventMs: consumer.msPerEvent() }), 200);
   const health = await serveHealth({
     process: 'projector-svc', host: config.HOST, port: config.PROJECTOR_GRPC_PORT, log, reflection: config.GRPC_REFLECTION,
     checks: { mongodb: () => pingMongo(read.db), ...consumerChecks(consumer, { maxLagMs: config.CONSUMER_MAX_LAG_MS, maxStallMs: config.CONSUMER_MAX_STALL_MS }) },

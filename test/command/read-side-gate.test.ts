@@ -5,7 +5,7 @@
 // as UNAVAILABLE when it does not fall in time. What holds is the wait a new
 // event would see, where the reporter tells it. The consumer side: the lag a
 // batch consumer reports is the age of the oldest event in hand, its wait the
-// live events ahead of a new one at its recent apply rate.
+// live events ahead of a new one at what its recent batches cost.
 import amqp from 'amqplib';
 import pino from 'pino';
 import { AmqpConnection } from '../../lib/amqp';
@@ -24,6 +24,7 @@ let link: AmqpConnection;
 let gate: ReadSideGate;
 let lag = 0;
 let wait: number | undefined;
+let eventMs: number | undefined;
 let stopReports: (() => void) | undefined;
 
 beforeAll(async () => {
@@ -36,6 +37,7 @@ beforeAll(async () => {
 
 afterEach(() => {
   wait = undefined;
+  eventMs = undefined;
   stopReports?.();
   stopReports = undefined;
 });
@@ -48,7 +50,7 @@ afterAll(async () => {
 
 const settle = (p: Promise<unknown>) => p.then(() => 'admitted', (e) => (e instanceof UnavailableError ? 'unavailable' : `error: ${e}`));
 const report = async (queue = PROJECTOR_QUEUE) => {
-  stopReports = await reportLag(link, queue, () => ({ lagMs: lag, waitMs: wait }), REPORT_MS);
+  stopReports = await reportLag(link, queue, () => ({ lagMs: lag, waitMs: wait, eventMs }), REPORT_MS);
   await sleep(REPORT_MS * 5);
 };
 
@@ -117,6 +119,25 @@ test("another queue's consumer does not hold the command side", async () => {
   await expect(settle(gate.admit())).resolves.toBe('admitted');
 });
 
+test('held commands go on in turn, as many as the room under the bound takes at the projector\'s pace', async () => {
+  lag = 100;
+  wait = 2_000;
+  eventMs = 10; // a command brings three events: 30 ms of wait each
+  await report();
+  const order: string[] = [];
+  const held = Array.from({ length: 10 }, (_, i) => settle(gate.admit()).then((s) => order.push(`${i}:${s}`)));
+  await sleep(200);
+  expect(order).toEqual([]);
+  wait = 410; // room for 3 under the bound of 500
+  await sleep(300);
+  expect(order).toEqual(['0:admitted', '1:admitted', '2:admitted']);
+  // A newcomer queues behind those already waiting.
+  const late = settle(gate.admit()).then((s) => order.push(`late:${s}`));
+  wait = 0; // room for 16, less the 3 the reports cannot show yet
+  await Promise.all([...held, late]);
+  expect(order).toEqual([...Array.from({ length: 10 }, (_, i) => `${i}:admitted`), 'late:admitted']);
+});
+
 test("a batch consumer's lag is the age of the oldest event in hand, a rebuild's catch-up aside, and 0 once applied", async () => {
   const queue = 'cqrs-gate.lag-probe';
   const handed: string[] = [];
@@ -153,7 +174,7 @@ test("a batch consumer's lag is the age of the oldest event in hand, a rebuild's
   }
 });
 
-test("a batch consumer's wait is the live events ahead of a new one at its recent apply rate", async () => {
+test("a batch consumer's wait is what is left of the batch in hand and the live events behind it at what its batches cost", async () => {
   const queue = 'cqrs-gate.wait-probe';
   const handed: string[] = [];
   let handedAt = 0;
@@ -187,11 +208,15 @@ test("a batch consumer's wait is the live events ahead of a new one at its recen
     await handedOver('w-3');
     send('w-rebuilt', CATCH_UP_PREFIX); // buffered behind, but a rebuild's: not counted
     await sleep(100);
-    const perEvent = consumer.waitMs() / 3;
+    // One batch timed, of one size: its whole cost counts per event. What is left of the batch in hand is its cost less the time it has had; then the new event's own.
+    const t = Date.now();
+    // w-rebuilt is not counted, the new event is: 3 in hand + 1.
+    const perEvent = (consumer.waitMs(t) + (t - handedAt)) / 4;
     expect(perEvent).toBeGreaterThanOrEqual(firstBatchMs * 0.95);
     expect(perEvent).toBeLessThan(firstBatchMs * 1.2 + 20);
+    expect(consumer.msPerEvent()! / perEvent).toBeCloseTo(1, 1);
     // Events still on the broker, beyond the prefetch, wait as long each.
-    expect(consumer.waitMs(Date.now(), 6) / perEvent).toBeCloseTo(9, 5);
+    expect((consumer.waitMs(t, 6) - consumer.waitMs(t)) / perEvent).toBeCloseTo(6, 5);
     release();
     await handedOver('w-rebuilt');
     release();
