@@ -6,7 +6,7 @@
 // when the document last saw it, and remembers for a while which
 // contributions it took in (`inflight`), so a crash between writing it and
 // writing the order cannot make a redelivery add the same difference twice.
-import { contributionVersion, PAID_STATUSES, type Counters, type Derived, type OrderDoc } from '../read-models';
+import { contributionVersion, minuteOf, PAID_STATUSES, type Counters, type Derived, type OrderDoc } from '../read-models';
 
 export interface Contribution {
   /** The order's version this contribution is of. */
@@ -18,9 +18,6 @@ export interface Contribution {
   /** Which of the user's order buckets lists the order. */
   bucket: number;
 }
-
-const MINUTE = 60_000;
-export const minuteOf = (d: Date) => Math.floor(d.getTime() / MINUTE);
 
 /**
  * Stored as one short string ("v status total minute bucket pid:qty,..."):
