@@ -32,8 +32,8 @@ runService('command-svc', async (log) => {
     RELAY_INTERVAL_MS: int(1_000, 10),
     CONSUMER_PREFETCH: int(64, 1),
     MAX_ATTEMPTS: int(5, 1),
-    // Client commands wait while the projector's oldest unapplied event is older than this (0: never).
-    MAX_PROJECTION_LAG_MS: int(1_000, 0),
+    // Client commands wait while a new event would wait longer than this to be projected (0: never).
+    MAX_PROJECTION_LAG_MS: int(500, 0),
     METRICS_PORT: portOrOff(9101),
     ...authSettings,
     ...consumerLimits,

@@ -24,11 +24,13 @@ import { LagWatch } from '../lib/read-lag';
 export const EVENTS_PER_COMMAND = 3;
 /**
  * How long an admitted command may go unseen in the projector's reports: it
- * is stored and published, the projector's queue count is read (every 200
- * ms), then reported (every 200 ms). Commands admitted this recently are
- * counted against the room a report shows.
+ * is stored and published (tens of ms), the projector's queue count is read
+ * (every 200 ms, unless the event is delivered at once), then reported
+ * (every 200 ms). Commands admitted this recently are counted against the
+ * room a report shows. Longer would cap admissions below what the projector
+ * takes in: at most the bound's worth of room per window.
  */
-const UNSEEN_MS = 500;
+const UNSEEN_MS = 300;
 
 export interface GateOptions {
   /** The projector's queue, whose consumer reports its lag. */

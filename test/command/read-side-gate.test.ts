@@ -129,7 +129,7 @@ test('held commands go on in turn, as many as the room under the bound takes at 
   await sleep(200);
   expect(order).toEqual([]);
   wait = 410; // room for 3 under the bound of 500
-  await sleep(300);
+  await sleep(150);
   expect(order).toEqual(['0:admitted', '1:admitted', '2:admitted']);
   // A newcomer queues behind those already waiting.
   const late = settle(gate.admit()).then((s) => order.push(`late:${s}`));
