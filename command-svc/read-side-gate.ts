@@ -137,7 +137,9 @@ export class ReadSideGate {
     const eventMs = this.watch.eventMs(now);
     if (wait === undefined || !eventMs) return Infinity;
     while (this.admittedAt.length && now - this.admittedAt[0] > UNSEEN_MS) this.admittedAt.shift();
-    return Math.max(0, Math.floor((this.opts.maxLagMs - wait) / (eventMs * EVENTS_PER_COMMAND)) - this.admittedAt.length);
+    const room = Math.floor((this.opts.maxLagMs - wait) / (eventMs * EVENTS_PER_COMMAND)) - this.admittedAt.length;
+    // Under the bound one command always goes: a pace that reads slower than the bound allows must not hold everyone.
+    return Math.max(this.admittedAt.length === 0 ? 1 : 0, room);
   }
 
   private check(): void {

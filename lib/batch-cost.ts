@@ -5,10 +5,22 @@
 // large: the read-side gate, told so, held commands the projector had room
 // for, so its batches stayed small and its rate looked low. Fitted by least
 // squares over the recent batches, older ones weighing less.
+//
+// A batch counts for at most a few times what the model (or, before any
+// batch, a fast guess) predicted for it: one batch that sat out a stalled
+// store or a paused process says nothing about the pace, and counted whole it
+// made the projector look slow for many batches, during which the gate held
+// every client command. A real slowdown is learnt within a few batches.
 export interface BatchFit {
   fixedMs: number;
   perEventMs: number;
 }
+
+/** The most a batch counts for: this many times its predicted cost, plus SLACK_MS. */
+const MAX_SURPRISE = 4;
+const SLACK_MS = 50;
+/** Before any batch: a fast store's cost per event. */
+const GUESS_MS_PER_EVENT = 1;
 
 export class BatchCost {
   private w = 0;
@@ -21,6 +33,8 @@ export class BatchCost {
   constructor(private readonly keep = 0.9) {}
 
   note(events: number, ms: number): void {
+    const predicted = this.drainMs(events, Infinity) ?? events * GUESS_MS_PER_EVENT;
+    ms = Math.min(ms, MAX_SURPRISE * predicted + SLACK_MS);
     const k = this.keep;
     this.w = this.w * k + 1;
     this.sn = this.sn * k + events;

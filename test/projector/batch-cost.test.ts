@@ -43,9 +43,26 @@ test('recent batches weigh more than old ones', () => {
 });
 
 test('noise that makes bigger batches look cheaper does not give a negative cost', () => {
-  const c = timed([[10, 100], [100, 90]], 1);
+  const c = timed([[10, 60], [100, 50]], 1);
   const f = c.fit()!;
   expect(f.perEventMs).toBeGreaterThanOrEqual(0);
   expect(f.fixedMs).toBeGreaterThanOrEqual(0);
-  expect(c.drainMs(100, 100)).toBeCloseTo(95, 6);
+  expect(c.drainMs(100, 100)).toBeCloseTo(55, 6);
+});
+
+test('one stalled batch counts for a few times its prediction, so the next ones bring the pace back', () => {
+  const c = timed([[100, 50], [100, 50], [100, 60_000]]);
+  expect(c.fit()!.perEventMs).toBeLessThan(2);
+  for (let i = 0; i < 10; i++) c.note(100, 50);
+  expect(c.fit()!.perEventMs).toBeLessThan(0.7);
+  for (let i = 0; i < 30; i++) c.note(100, 50);
+  expect(c.fit()!.perEventMs).toBeCloseTo(0.5, 1);
+  // Before any batch the guess is a fast store's; a stall in the first batch is capped against it.
+  expect(timed([[1, 15_000]]).fit()!.perEventMs).toBeLessThan(100);
+});
+
+test('a real slowdown is learnt within a few batches', () => {
+  const c = timed([[100, 50], [100, 50]]);
+  for (let i = 0; i < 6; i++) c.note(100, 1_000); // 20x slower from now on
+  expect(c.fit()!.perEventMs).toBeGreaterThan(5);
 });
