@@ -162,7 +162,8 @@ const smoke: Profile = {
   mode: 'smoke',
   repeats: 1,
   warmupMs: 100,
-  stepMs: 250,
+  // Long enough for a few CreateOrders at c=4 on a CI box busy with other suites (at 250 ms a step once measured none).
+  stepMs: 600,
   concurrencies: [1, 4],
   products: 10,
   users: 50,
