@@ -91,15 +91,18 @@ export class LagWatch {
 
   /** The slowest pace reported, or undefined when no fresh report tells it. */
   eventMs(now = Date.now()): number | undefined {
-    const paces = [...this.latest.values()].filter((r) => now - r.at <= this.staleMs && r.eventMs !== undefined);
-    return paces.length ? Math.max(...paces.map((r) => r.eventMs!)) : undefined;
+    return this.worst((r) => r.eventMs, now);
   }
 
-  private worst(figure: (r: LagFigures) => number, now: number): number | undefined {
+  /** The highest fresh figure; reports that do not tell it are left out. */
+  private worst(figure: (r: LagFigures) => number | undefined, now: number): number | undefined {
     let worst: number | undefined;
     for (const [instance, r] of this.latest) {
       if (now - r.at > this.staleMs) this.latest.delete(instance);
-      else worst = Math.max(worst ?? 0, figure(r));
+      else {
+        const f = figure(r);
+        if (f !== undefined) worst = Math.max(worst ?? 0, f);
+      }
     }
     return worst;
   }
