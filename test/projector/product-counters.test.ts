@@ -1,7 +1,7 @@
 // The favourites and top products against the real store (embedded FerretDB),
 // over a catalogue larger than the lists: exact however the units move in
-// and out of the lists, and counted once across a crash between writing the
-// product counters and the summaries they feed.
+// and out of the lists, and counted once across a crash that let the
+// counters' write or the summaries' land without the other.
 import pino from 'pino';
 import { orderStream } from '../../domain/events';
 import { orderDecider, type OrderCommand, type OrderState } from '../../domain/order';
@@ -104,7 +104,7 @@ describe('product counters behind the favourites and top products', () => {
       const second: Lines = [[1, 1], [3, 4]];
       const a = await placeOrder(es, 1, 9, first);
       const b = await placeOrder(es, 2, 9, second);
-      // The summaries' and the statistics' writes fail once: the counters before them are stored.
+      // The summaries' and the statistics' writes fail once: the counters beside them are stored.
       const summaries = readDb.collection<UserSummaryDoc>('user_summaries');
       const stats = readDb.collection<StatsDoc>('order_stats');
       for (const coll of [summaries, stats] as Array<{ bulkWrite: unknown }>) {
@@ -132,21 +132,72 @@ describe('product counters behind the favourites and top products', () => {
     });
   }, 60_000);
 
-  test('counters that fail to be written leave the summaries and statistics they feed unwritten', async () => {
+  test('a crash after the summaries were written and before the counters: the order stays unwritten and the redelivery counts each order once', async () => {
     await withDatabases(async (writeDb, readDb) => {
       const es = new EventStore(writeDb);
       const read = new ReadStore(readDb);
-      const a = await placeOrder(es, 1, 4, [[1, 2]]);
-      const counters = readDb.collection('user_product_counts');
-      counters.bulkWrite = async () => {
-        throw new Error('the counters are not written');
-      };
+      const first: Lines = [[1, 2]];
+      const second: Lines = [[1, 1], [3, 4]];
+      const a = await placeOrder(es, 1, 4, first);
+      const b = await placeOrder(es, 2, 4, second);
+      const userCounters = readDb.collection('user_product_counts');
+      const productCounters = readDb.collection('product_counts');
+      for (const coll of [userCounters, productCounters] as Array<{ bulkWrite: unknown }>) {
+        coll.bulkWrite = async () => {
+          throw new Error('the counters are not written');
+        };
+      }
       const failing = Object.create(read) as ReadStore;
-      Object.defineProperty(failing, 'userProductCounts', { get: () => counters });
-      await expect(within(new Projector(failing, es, silent).handleBatch(a.map(redeliver)), HANDLE_TIMEOUT_MS, 'the batch')).rejects.toThrow('the counters are not written');
-      expect(await read.userSummaries.findOne({ _id: numericKey(4) })).toBeNull();
-      expect(await read.stats.findOne({ _id: STATS_ID })).toBeNull();
+      Object.defineProperty(failing, 'userProductCounts', { get: () => userCounters });
+      Object.defineProperty(failing, 'productCounts', { get: () => productCounters });
+      await expect(within(new Projector(failing, es, silent).handleBatch([...a, ...b].map(redeliver)), HANDLE_TIMEOUT_MS, 'the batch')).rejects.toThrow('the counters are not written');
+      // The summary's write landed beside the failed one; the orders, written last, did not.
+      expect((await read.userSummaries.findOne({ _id: numericKey(4) }))?.total_orders).toBe(2);
+      expect(await read.userProductCounts.findOne({ _id: userProductKey(4, 1) })).toBeNull();
       expect(await read.orders.findOne({ _id: uuid(1) })).toBeNull();
+
+      const restarted = new Projector(read, es, silent);
+      for (let i = 0; i < 2; i++) await within(restarted.handleBatch([...a, ...b].map(redeliver)), HANDLE_TIMEOUT_MS, `redelivery ${i + 1}`);
+      const summary = (await read.userSummaries.findOne({ _id: numericKey(4) })) as UserSummaryDoc;
+      expect(summary.total_orders).toBe(2);
+      expect(summary.favorite_products).toEqual(expectedTop([first, second]));
+      expect(((await read.stats.findOne({ _id: STATS_ID })) as StatsDoc).top_products).toEqual(expectedTop([first, second]));
+      expect((await read.userProductCounts.findOne({ _id: userProductKey(4, 1) }))?.count).toBe(3);
+      expect((await read.productCounts.findOne({ _id: productCountKey(3) }))?.count).toBe(4);
+      expect(await read.orders.findOne({ _id: uuid(2) })).not.toBeNull();
+    });
+  }, 30_000);
+
+  test('summaries written, counters lost, and then another order of the same products ahead of the redelivery: the lists end exact', async () => {
+    await withDatabases(async (writeDb, readDb) => {
+      const es = new EventStore(writeDb);
+      const read = new ReadStore(readDb);
+      const first: Lines = [[1, 5]];
+      const second: Lines = [[1, 1], [2, 2]];
+      const a = await placeOrder(es, 1, 4, first);
+      const userCounters = readDb.collection('user_product_counts');
+      const productCounters = readDb.collection('product_counts');
+      for (const coll of [userCounters, productCounters] as Array<{ bulkWrite: unknown }>) {
+        coll.bulkWrite = async () => {
+          throw new Error('the counters are not written');
+        };
+      }
+      const failing = Object.create(read) as ReadStore;
+      Object.defineProperty(failing, 'userProductCounts', { get: () => userCounters });
+      Object.defineProperty(failing, 'productCounts', { get: () => productCounters });
+      await expect(within(new Projector(failing, es, silent).handleBatch(a.map(redeliver)), HANDLE_TIMEOUT_MS, 'the batch')).rejects.toThrow('the counters are not written');
+      expect((await read.userSummaries.findOne({ _id: numericKey(4) }))?.favorite_products).toEqual(expectedTop([first]));
+
+      // The second order is ranked first, from counters without the first's units; the first, held already, is ranked after it.
+      const b = await placeOrder(es, 2, 4, second);
+      const restarted = new Projector(read, es, silent);
+      await within(restarted.handleBatch([...b, ...a].map(redeliver)), HANDLE_TIMEOUT_MS, 'the redelivery');
+      const summary = (await read.userSummaries.findOne({ _id: numericKey(4) })) as UserSummaryDoc;
+      expect(summary.total_orders).toBe(2);
+      expect(summary.favorite_products).toEqual(expectedTop([first, second]));
+      expect(((await read.stats.findOne({ _id: STATS_ID })) as StatsDoc).top_products).toEqual(expectedTop([first, second]));
+      expect((await read.userProductCounts.findOne({ _id: userProductKey(4, 1) }))?.count).toBe(6);
+      expect((await read.productCounts.findOne({ _id: productCountKey(1) }))?.count).toBe(6);
     });
   }, 30_000);
 });
