@@ -80,6 +80,42 @@ export function linearTrend(xs: ArrayLike<number>, ys: ArrayLike<number>): Trend
   return { slope, intercept: my - slope * mx, r2, n };
 }
 
+export interface MonotonicTrend {
+  /** Kendall's S: pairs that rise less pairs that fall. */
+  s: number;
+  /** S normalised (continuity-corrected, ties accounted for): above 1.645 is an upward trend at the 5% level, one-sided. */
+  z: number;
+  /** Sen's slope: the median of the pairwise slopes, in units of y per unit of x; an outlier or a step moves it little. */
+  senSlope: number;
+  n: number;
+}
+
+/**
+ * The Mann–Kendall test for a monotonic trend, with Sen's slope. Unlike a
+ * least-squares slope it says how sure it is: on points that wander (a
+ * machine whose speed varies), a slope fitted through them is some size
+ * either way, and only its sign and the consistency of the rise tell a
+ * trend from the wander.
+ */
+export function mannKendall(xs: ArrayLike<number>, ys: ArrayLike<number>): MonotonicTrend {
+  const n = Math.min(xs.length, ys.length);
+  let s = 0;
+  const slopes: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      s += Math.sign(ys[j] - ys[i]);
+      if (xs[j] !== xs[i]) slopes.push((ys[j] - ys[i]) / (xs[j] - xs[i]));
+    }
+  }
+  const ties = new Map<number, number>();
+  for (let i = 0; i < n; i++) ties.set(ys[i], (ties.get(ys[i]) ?? 0) + 1);
+  let tied = 0;
+  for (const t of ties.values()) tied += t * (t - 1) * (2 * t + 5);
+  const variance = (n * (n - 1) * (2 * n + 5) - tied) / 18;
+  const z = variance > 0 && s !== 0 ? (s - Math.sign(s)) / Math.sqrt(variance) : 0;
+  return { s, z, senSlope: slopes.length ? median(slopes) : 0, n };
+}
+
 export interface Bin {
   lo: number;
   hi: number;
