@@ -47,7 +47,7 @@ export interface BenchOutput {
   results: BenchResults;
 }
 
-const PLANNED_SEC: Record<Mode, number> = { smoke: 55, quick: 240, full: 1_060 };
+const PLANNED_SEC: Record<Mode, number> = { smoke: 56, quick: 246, full: 1_120 };
 
 export async function runBench(o: BenchOptions = {}): Promise<BenchOutput> {
   const mode: Mode = o.smoke ? 'smoke' : (o.mode ?? 'full');

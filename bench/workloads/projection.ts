@@ -92,6 +92,10 @@ async function hold(ctx: Ctx, pct: number, maxRate: number, basis = { key: `r${p
   const lags: Array<[number, number]> = []; // [ack time, lag ms] from GetOrder
   const acked = new Map<string, number>(); // order id → ack time
   let probeErrors = 0, probeTimeouts = 0;
+  // The warm-up's commands are still in flight when the hold's begin, as in any steady load; none is probed.
+  ctx.progress.step(`projection: warming up at ${rate.toFixed(1)} CreateOrder/s for ${Math.round(p.holdWarmupMs / 1000)} s before the hold`);
+  const warm = openLoop({ ratePerSec: rate, durationMs: p.holdWarmupMs, maxInFlight: 256, op: () => createOrder(ctx, nextOrderIndex()) });
+  await sleep(p.holdWarmupMs);
   tap.tracking = true;
   tap.orderProjectedAt.clear();
   const backlog: Array<[number, number]> = [];
@@ -128,6 +132,8 @@ async function hold(ctx: Ctx, pct: number, maxRate: number, basis = { key: `r${p
     },
   });
   const holdEnd = performance.now();
+  const warmed = await warm;
+  if (warmed.errors || warmed.shed) ctx.notes.push(`warm-up before the hold at ${pct}% of ${basis.of}: ${warmed.errors} commands failed, ${warmed.shed} not sent`);
   const projectedInHold = tap.projected.length - projectedBefore;
   const storedInHold = tap.stored.length - storedBefore;
   await Promise.all(probes);
