@@ -3,6 +3,7 @@
 // and out of the lists, and counted once across a crash that let the
 // counters' write or the summaries' land without the other.
 import pino from 'pino';
+import type { Db } from 'mongodb';
 import { orderStream } from '../../domain/events';
 import { orderDecider, type OrderCommand, type OrderState } from '../../domain/order';
 import { ConcurrencyError } from '../../domain/errors';
@@ -140,16 +141,7 @@ describe('product counters behind the favourites and top products', () => {
       const second: Lines = [[1, 1], [3, 4]];
       const a = await placeOrder(es, 1, 4, first);
       const b = await placeOrder(es, 2, 4, second);
-      const userCounters = readDb.collection('user_product_counts');
-      const productCounters = readDb.collection('product_counts');
-      for (const coll of [userCounters, productCounters] as Array<{ bulkWrite: unknown }>) {
-        coll.bulkWrite = async () => {
-          throw new Error('the counters are not written');
-        };
-      }
-      const failing = Object.create(read) as ReadStore;
-      Object.defineProperty(failing, 'userProductCounts', { get: () => userCounters });
-      Object.defineProperty(failing, 'productCounts', { get: () => productCounters });
+      const failing = countersFailing(read, readDb);
       await expect(within(new Projector(failing, es, silent).handleBatch([...a, ...b].map(redeliver)), HANDLE_TIMEOUT_MS, 'the batch')).rejects.toThrow('the counters are not written');
       // The summary's write landed beside the failed one; the orders, written last, did not.
       expect((await read.userSummaries.findOne({ _id: numericKey(4) }))?.total_orders).toBe(2);
@@ -175,16 +167,7 @@ describe('product counters behind the favourites and top products', () => {
       const first: Lines = [[1, 5]];
       const second: Lines = [[1, 1], [2, 2]];
       const a = await placeOrder(es, 1, 4, first);
-      const userCounters = readDb.collection('user_product_counts');
-      const productCounters = readDb.collection('product_counts');
-      for (const coll of [userCounters, productCounters] as Array<{ bulkWrite: unknown }>) {
-        coll.bulkWrite = async () => {
-          throw new Error('the counters are not written');
-        };
-      }
-      const failing = Object.create(read) as ReadStore;
-      Object.defineProperty(failing, 'userProductCounts', { get: () => userCounters });
-      Object.defineProperty(failing, 'productCounts', { get: () => productCounters });
+      const failing = countersFailing(read, readDb);
       await expect(within(new Projector(failing, es, silent).handleBatch(a.map(redeliver)), HANDLE_TIMEOUT_MS, 'the batch')).rejects.toThrow('the counters are not written');
       expect((await read.userSummaries.findOne({ _id: numericKey(4) }))?.favorite_products).toEqual(expectedTop([first]));
 
@@ -201,6 +184,21 @@ describe('product counters behind the favourites and top products', () => {
     });
   }, 30_000);
 });
+
+/** The read store with the two counter collections' writes failing, as a crash between the rounds leaves them. */
+function countersFailing(read: ReadStore, readDb: Db): ReadStore {
+  const userCounters = readDb.collection('user_product_counts');
+  const productCounters = readDb.collection('product_counts');
+  for (const coll of [userCounters, productCounters] as Array<{ bulkWrite: unknown }>) {
+    coll.bulkWrite = async () => {
+      throw new Error('the counters are not written');
+    };
+  }
+  const failing = Object.create(read) as ReadStore;
+  Object.defineProperty(failing, 'userProductCounts', { get: () => userCounters });
+  Object.defineProperty(failing, 'productCounts', { get: () => productCounters });
+  return failing;
+}
 
 /** Every product's units, named, ranked. */
 function allUnits(orders: Lines[]): ProductCount[] {
