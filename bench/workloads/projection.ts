@@ -13,7 +13,7 @@ import { createOrder, purgeBacklog, relTime, restartService, STORE_CLIENTS, stor
 import { countsSince } from '../harness/mesh';
 import { closedLoop, closedLoopWindows, openLoop } from '../load';
 import { sleep } from '../../kit/wait';
-import { linearTrend, mannKendall, median, summarize, windows } from '../stats';
+import { linearTrend, mannKendall, summarize, windows } from '../stats';
 import { nextOrderIndex } from './commands';
 import { publishSynthetic } from './synthetic';
 
@@ -179,12 +179,12 @@ async function hold(ctx: Ctx, pct: number, maxRate: number, basis = { key: `r${p
   ctx.figs.add(`projection.${key}.hold_s`, holdSec, { unit: 's', better: 'none', label: `length of the hold ${label}`, group: g });
   ctx.figs.add(`projection.${key}.lag_trend`, trend.slope * 60, { unit: 'ms/min', better: 'lower', label: `lag trend (least-squares slope over the hold) ${label}`, group: g, samples: trend.n });
   const winMs = Math.max(1_000, (holdEnd - t0) / 10);
-  const wins = windows(lags, winMs, t0).map(([t, vs]) => [(t - t0 + winMs / 2) / 1000, vs] as [number, number[]]);
-  const p99s = wins.map(([t, vs]) => [t, summarize(vs).p99] as [number, number]);
+  const wins = windows(lags, winMs, t0).map(([t, vs]) => [(t - t0 + winMs / 2) / 1000, summarize(vs)] as const);
+  const p99s = wins.map(([t, st]) => [t, st.p99] as [number, number]);
   const p99Trend = linearTrend(p99s.map(([t]) => t), p99s.map(([, v]) => v));
   ctx.figs.add(`projection.${key}.lag_p99_trend`, p99Trend.slope * 60, { unit: 'ms/min', better: 'lower', label: `trend of the per-window lag p99 ${label}`, group: g, samples: p99s.length });
   // The same ten windows' medians, tested for a monotonic rise (the target's judge: bench/targets.ts).
-  const mk = mannKendall(wins.map(([t]) => t), wins.map(([, vs]) => median(vs)));
+  const mk = mannKendall(wins.map(([t]) => t), wins.map(([, st]) => st.p50));
   ctx.figs.add(`projection.${key}.lag_mk_z`, mk.z, { unit: 'z', better: 'lower', label: `Mann–Kendall z of the per-window lag medians ${label} (above 1.645: rising, 5% one-sided)`, group: g, samples: mk.n });
   ctx.figs.add(`projection.${key}.lag_sen_rise`, mk.senSlope * holdSec, { unit: 'ms', better: 'lower', label: `Sen's slope of the per-window lag medians over the hold ${label}`, group: g, samples: mk.n });
 

@@ -106,16 +106,7 @@ describe('product counters behind the favourites and top products', () => {
       const a = await placeOrder(es, 1, 9, first);
       const b = await placeOrder(es, 2, 9, second);
       // The summaries' and the statistics' writes fail once: the counters beside them are stored.
-      const summaries = readDb.collection<UserSummaryDoc>('user_summaries');
-      const stats = readDb.collection<StatsDoc>('order_stats');
-      for (const coll of [summaries, stats] as Array<{ bulkWrite: unknown }>) {
-        coll.bulkWrite = async () => {
-          throw new Error('the process died here');
-        };
-      }
-      const crashing = Object.create(read) as ReadStore;
-      Object.defineProperty(crashing, 'userSummaries', { get: () => summaries });
-      Object.defineProperty(crashing, 'stats', { get: () => stats });
+      const crashing = writesFailing(read, readDb, 'the process died here', { userSummaries: 'user_summaries', stats: 'order_stats' });
       await expect(within(new Projector(crashing, es, silent).handleBatch([...a, ...b].map(redeliver)), HANDLE_TIMEOUT_MS, 'the crashing batch')).rejects.toThrow('the process died here');
       expect((await read.userProductCounts.findOne({ _id: userProductKey(9, 1) }))?.count).toBe(3);
       expect(await read.userSummaries.findOne({ _id: numericKey(9) })).toBeNull();
@@ -141,7 +132,7 @@ describe('product counters behind the favourites and top products', () => {
       const second: Lines = [[1, 1], [3, 4]];
       const a = await placeOrder(es, 1, 4, first);
       const b = await placeOrder(es, 2, 4, second);
-      const failing = countersFailing(read, readDb);
+      const failing = writesFailing(read, readDb, 'the counters are not written', COUNTERS);
       await expect(within(new Projector(failing, es, silent).handleBatch([...a, ...b].map(redeliver)), HANDLE_TIMEOUT_MS, 'the batch')).rejects.toThrow('the counters are not written');
       // The summary's write landed beside the failed one; the orders, written last, did not.
       expect((await read.userSummaries.findOne({ _id: numericKey(4) }))?.total_orders).toBe(2);
@@ -167,7 +158,7 @@ describe('product counters behind the favourites and top products', () => {
       const first: Lines = [[1, 5]];
       const second: Lines = [[1, 1], [2, 2]];
       const a = await placeOrder(es, 1, 4, first);
-      const failing = countersFailing(read, readDb);
+      const failing = writesFailing(read, readDb, 'the counters are not written', COUNTERS);
       await expect(within(new Projector(failing, es, silent).handleBatch(a.map(redeliver)), HANDLE_TIMEOUT_MS, 'the batch')).rejects.toThrow('the counters are not written');
       expect((await read.userSummaries.findOne({ _id: numericKey(4) }))?.favorite_products).toEqual(expectedTop([first]));
 
@@ -185,18 +176,19 @@ describe('product counters behind the favourites and top products', () => {
   }, 30_000);
 });
 
-/** The read store with the two counter collections' writes failing, as a crash between the rounds leaves them. */
-function countersFailing(read: ReadStore, readDb: Db): ReadStore {
-  const userCounters = readDb.collection('user_product_counts');
-  const productCounters = readDb.collection('product_counts');
-  for (const coll of [userCounters, productCounters] as Array<{ bulkWrite: unknown }>) {
-    coll.bulkWrite = async () => {
-      throw new Error('the counters are not written');
-    };
-  }
+/** The two counter collections, as the read store names them and as stored. */
+const COUNTERS = { userProductCounts: 'user_product_counts', productCounts: 'product_counts' };
+
+/** The read store with these collections' writes failing, as a crash between the write rounds leaves them. */
+function writesFailing(read: ReadStore, readDb: Db, message: string, collections: Partial<Record<keyof ReadStore, string>>): ReadStore {
   const failing = Object.create(read) as ReadStore;
-  Object.defineProperty(failing, 'userProductCounts', { get: () => userCounters });
-  Object.defineProperty(failing, 'productCounts', { get: () => productCounters });
+  for (const [property, name] of Object.entries(collections)) {
+    const coll = readDb.collection(name!);
+    (coll as { bulkWrite: unknown }).bulkWrite = async () => {
+      throw new Error(message);
+    };
+    Object.defineProperty(failing, property, { get: () => coll });
+  }
   return failing;
 }
 
