@@ -51,9 +51,6 @@ export function contributionOf(o: OrderDoc, bucket: number): Contribution {
   };
 }
 
-/** What the order's document says the derived documents took in of it. */
-export const storedContribution = (o: OrderDoc): Contribution | undefined => (o.contrib ? decodeContribution(o.contrib) : undefined);
-
 /** The contribution a derived document already holds of this order: the newer of what it remembers and what the order says. */
 export function takenIn(doc: Derived, order: OrderDoc): Contribution | undefined {
   const remembered = doc.inflight[order.order_id];

@@ -6,8 +6,8 @@
 // document it touches once (from this process's cache when it can) and writes
 // each changed document once, one bulkWrite per collection; the queue's
 // single active consumer keeps other instances out. Documents derived from
-// many orders, and the product counters, are written before the orders
-// (contribution.ts, product-counts.ts say why).
+// many orders are written before the orders, and the product counters
+// before those (contribution.ts, product-counts.ts say why).
 import type { Collection } from 'mongodb';
 import { ConcurrencyError } from '../domain/errors';
 import { orderStream, parseStream, productStream } from '../domain/events';
@@ -180,7 +180,7 @@ export class Projector {
           const [summary, buckets, changedCounters] = await settled([
             s === before ? Promise.resolve(undefined) : this.pruned(s, batch),
             this.listed(userId, os, taken, opened),
-            this.changedCounters(read, counters, batch),
+            this.changedCounters(read, counters, before, batch),
           ]);
           return { summary, buckets, counters: changedCounters };
         }),
@@ -191,17 +191,13 @@ export class Projector {
         const before = stored ? { ...emptyStats(), ...stored } : emptyStats();
         const read = await this.counters(this.read.productCounts, productCountKey, before, before.top_products, orders);
         const after = orders.reduce((t, o) => withOrderStats(t.doc, o, now, t.counters), { doc: before, counters: read });
-        const [doc, counters] = await settled([after.doc === before ? Promise.resolve(undefined) : this.pruned(after.doc, batch), this.changedCounters(read, after.counters, batch)]);
+        const [doc, counters] = await settled([after.doc === before ? Promise.resolve(undefined) : this.pruned(after.doc, batch), this.changedCounters(read, after.counters, before, batch)]);
         return { doc, counters };
       })(),
     ]);
-    // The counters beside what they feed: each keeps what the orders' documents do not say yet (product-counts.ts).
-    await settled([
-      this.saveCounters(this.read.userProductCounts, users.flatMap((u) => u.counters)),
-      this.saveCounters(this.read.productCounts, stats.counters),
-      this.saveGuarded(this.read.userSummaries, users.map((u) => u.summary).filter(isDefined)),
-      this.saveGuarded(this.read.stats, stats.doc ? [stats.doc] : []),
-    ]);
+    // Counters first: what a summary or the statistics hold of an order, their counters hold too.
+    await settled([this.saveCounters(this.read.userProductCounts, users.flatMap((u) => u.counters)), this.saveCounters(this.read.productCounts, stats.counters)]);
+    await settled([this.saveGuarded(this.read.userSummaries, users.map((u) => u.summary).filter(isDefined)), this.saveGuarded(this.read.stats, stats.doc ? [stats.doc] : [])]);
     // Only once the summaries name them (contribution.ts says why).
     await this.saveGuarded(this.read.userOrders, users.flatMap((u) => u.buckets));
     return taken;
@@ -210,9 +206,9 @@ export class Projector {
   /**
    * The counters of the products the orders name, read once each. A product
    * the fed document does not list while it lists fewer than TOP_PRODUCTS
-   * has no counter yet (a counter is written with the document that lists
-   * it), so it is not looked for, unless a write found one there anyway: a
-   * crash let the counter's write land and not the document's.
+   * has no counter yet (a counter is written only before a document that
+   * then lists it), so it is not looked for, unless a write found one there
+   * anyway: a crash between the two writes.
    */
   private async counters(coll: Collection<ProductCounterDoc>, keyOf: (productId: number) => string, fed: Derived, top: ProductCount[], orders: OrderDoc[]): Promise<ProductCounters> {
     const ids = new Set<number>();
@@ -227,16 +223,22 @@ export class Projector {
 
   /**
    * The counters the batch changed, each without what it keeps pending of
-   * orders now stored with that version taken in (this batch's are not
-   * stored yet).
+   * orders the fed document (as read) is known to hold at that version: in
+   * its inflight, or stored with the order.
    */
-  private async changedCounters(read: ProductCounters, after: ProductCounters, batch: Set<string>): Promise<ProductCounterDoc[]> {
+  private async changedCounters(read: ProductCounters, after: ProductCounters, fed: Derived, batch: Set<string>): Promise<ProductCounterDoc[]> {
     const changed = [...after.values()].filter((k) => read.get(k.product_id) !== k);
-    // Each order once, however many of these counters keep it.
-    const pending = new Set<string>();
-    for (const k of changed) for (const id of Object.keys(k.pending)) if (!batch.has(id)) pending.add(id);
+    // Each order once, however many of these counters keep it; read only where the inflight does not answer.
+    const newest = new Map<string, number>();
+    for (const k of changed) for (const [id, c] of Object.entries(k.pending)) if (!batch.has(id)) newest.set(id, Math.max(newest.get(id) ?? 0, contributionVersion(c)));
     const holds = new Map<string, number>();
-    await settled([...pending].map(async (id) => holds.set(id, contributionVersion((await this.load(this.read.orders, id))?.contrib))));
+    await settled(
+      [...newest].map(async ([id, v]) => {
+        const inflight = contributionVersion(fed.inflight[id]);
+        const o = inflight >= v ? undefined : await this.load(this.read.orders, id);
+        holds.set(id, Math.max(inflight, contributionVersion(o?.contrib)));
+      }),
+    );
     return changed.map((k) => withoutHeld(k, (id) => holds.get(id)));
   }
 

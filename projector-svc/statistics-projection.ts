@@ -3,27 +3,19 @@
 // into each product's counter (product_counts) and the top products, and the
 // orders created per minute over the last hour and per hour over the last day.
 import { createdHours, DAY_HOURS, HOUR_MINUTES, hourOfMinute, minuteOf, productCountKey, TOP_PRODUCTS, type OrderDoc, type StatsDoc } from '../read-models';
-import { contributionOf, encodeContribution, moveCounters, storedContribution, takenIn, type Contribution } from './contribution';
+import { contributionOf, encodeContribution, moveCounters, takenIn, type Contribution } from './contribution';
 import { moveProducts, type ProductCounters, type Tallied } from './product-counts';
 
-/** The statistics with this order's latest version taken in, and its counters moved; the same statistics if they hold it already and rank its products as its counters do. */
+/** The statistics with this order's latest version taken in; the same objects if they hold it already. */
 export function withOrderStats(s: StatsDoc, o: OrderDoc, now: Date, counters: ProductCounters): Tallied<StatsDoc> {
   const from = takenIn(s, o);
-  const stored = storedContribution(o);
-  if (from && from.v >= o.version) {
-    // Held already, but its counters' write may be the one a crash lost: moved, and ranked again at what they hold.
-    const products = moveProducts(s.top_products, counters, productCountKey, o.order_id, stored, contributionOf(o, 0), TOP_PRODUCTS);
-    return { doc: products.top === s.top_products ? s : { ...s, top_products: products.top }, counters: products.counters };
-  }
-  return withStatsContribution(s, o.order_id, from, contributionOf(o, 0), now, counters, stored);
+  return from && from.v >= o.version ? { doc: s, counters } : withStatsContribution(s, o.order_id, from, contributionOf(o, 0), now, counters);
 }
 
-/** The statistics with the order's contribution moved from `from` to `to`, remembered in flight; the counters from `stored` (as withContribution). */
-export function withStatsContribution(
-  s: StatsDoc, orderId: string, from: Contribution | undefined, to: Contribution, now: Date, counters: ProductCounters, stored = from,
-): Tallied<StatsDoc> {
+/** The statistics with the order's contribution moved from `from` to `to`, remembered in flight. */
+export function withStatsContribution(s: StatsDoc, orderId: string, from: Contribution | undefined, to: Contribution, now: Date, counters: ProductCounters): Tallied<StatsDoc> {
   const moved = moveCounters(s, from, to);
-  const products = moveProducts(s.top_products, counters, productCountKey, orderId, stored, to, TOP_PRODUCTS);
+  const products = moveProducts(s.top_products, counters, productCountKey, orderId, from, to, TOP_PRODUCTS);
   const nowMinute = minuteOf(now);
   const created = from ? undefined : to.created_minute;
   const minutes = recent(s.created_minutes, nowMinute, HOUR_MINUTES, created);

@@ -5,7 +5,7 @@
 import {
   decodeEntry, emptyCounters, encodeEntry, numericKey, TOP_PRODUCTS, USER_BUCKET_SIZE, userOrdersKey, userProductKey, type OrderDoc, type UserOrdersBucket, type UserSummaryDoc,
 } from '../read-models';
-import { contributionOf, encodeContribution, moveCounters, storedContribution, takenIn, type Contribution } from './contribution';
+import { contributionOf, encodeContribution, moveCounters, takenIn, type Contribution } from './contribution';
 import { moveProducts, type ProductCounters, type Tallied } from './product-counts';
 
 export const emptySummary = (userId: number): UserSummaryDoc => ({
@@ -37,32 +37,19 @@ export function newBucket(userId: number, bucket: number, newestBeforeMs: number
 /**
  * The summary with this order's latest version taken in, and the bucket that
  * lists it, with the user's product counters (by product id) it was moved
- * with; if the summary already holds this version or a newer one, the
- * counters moved all the same (their write may be the one a crash lost) and
- * the favourites ranked at what they hold then.
+ * with; the same objects if the summary already holds this version or a newer one.
  */
 export function withOrder(s: UserSummaryDoc, o: OrderDoc, counters: ProductCounters): Tallied<UserSummaryDoc> {
   const from = takenIn(s, o);
-  const stored = storedContribution(o);
-  if (from && from.v >= o.version) {
-    // Ranked again too: another order may have ranked these products from counters that had lost this one's units.
-    const products = moveProducts(s.favorite_products, counters, (p) => userProductKey(s.user_id, p), o.order_id, stored, contributionOf(o, from.bucket), TOP_PRODUCTS);
-    return { doc: products.top === s.favorite_products ? s : { ...s, favorite_products: products.top }, counters: products.counters };
-  }
+  if (from && from.v >= o.version) return { doc: s, counters };
   const placed = from ? { bucket: from.bucket, summary: s } : placeNewOrder(s, o.created_at);
-  return withContribution(placed.summary, o.order_id, from, contributionOf(o, placed.bucket), counters, stored);
+  return withContribution(placed.summary, o.order_id, from, contributionOf(o, placed.bucket), counters);
 }
 
-/**
- * The summary with the order's contribution moved from `from` to `to`,
- * remembered in flight; its counters moved from `stored`, what the order's
- * document says was taken in (the same as `from` but after a crash).
- */
-export function withContribution(
-  s: UserSummaryDoc, orderId: string, from: Contribution | undefined, to: Contribution, counters: ProductCounters, stored = from,
-): Tallied<UserSummaryDoc> {
+/** The summary with the order's contribution moved from `from` to `to`, remembered in flight. */
+export function withContribution(s: UserSummaryDoc, orderId: string, from: Contribution | undefined, to: Contribution, counters: ProductCounters): Tallied<UserSummaryDoc> {
   const moved = moveCounters(s, from, to);
-  const products = moveProducts(s.favorite_products, counters, (p) => userProductKey(s.user_id, p), orderId, stored, to, TOP_PRODUCTS);
+  const products = moveProducts(s.favorite_products, counters, (p) => userProductKey(s.user_id, p), orderId, from, to, TOP_PRODUCTS);
   return { doc: { ...moved, favorite_products: products.top, inflight: { ...s.inflight, [orderId]: encodeContribution(to) } }, counters: products.counters };
 }
 

@@ -129,7 +129,7 @@ describe('product counters: an order moved in', () => {
     expect(t.counters.get(2)?.count).toBe(3);
   });
 
-  test('a counter forgets what it keeps pending once the order is stored with that version taken in', () => {
+  test('a counter forgets what it keeps pending once its summary is known to hold that version', () => {
     const k: ProductCounterDoc = { ...emptyCounter('k', 4), count: 5, pending: { o1: '1 2', o2: '3 3' } };
     expect(withoutHeld(k, (id) => ({ o1: 1, o2: 2 })[id])).toEqual({ ...k, pending: { o2: '3 3' } });
     expect(withoutHeld(k, () => undefined)).toBe(k);
