@@ -1,7 +1,8 @@
 // The embedded store (.bin/store, built by `npm run build:store`), started as
 // a child process: the one way the mesh, the tests, the fault suites and the
 // bench spawn it. STORE_BIN points at another build (an unpatched one, to
-// see the store tests fail).
+// see the store tests fail); STORE_PPROF=127.0.0.1:<port> has it serve Go's
+// profiles there (store/README.md).
 import { join } from 'node:path';
 import { repoRoot } from '../lib/paths';
 import { spawnChild, stopChild, type Child } from './processes';
@@ -29,7 +30,7 @@ export function storeProcess(o: StoreOptions): { child: Child; url: Promise<stri
   const child = spawnChild({
     name: 'store',
     command: storeBin,
-    args: ['-listen', `${o.host ?? '127.0.0.1'}:${o.port ?? 0}`, '-data', o.dataDir],
+    args: ['-listen', `${o.host ?? '127.0.0.1'}:${o.port ?? 0}`, '-data', o.dataDir, ...(process.env.STORE_PPROF ? ['-pprof', process.env.STORE_PPROF] : [])],
     ready: /^ready mongodb:\/\//,
     onLine: o.onLine,
     timeoutMs: o.timeoutMs ?? 30_000,

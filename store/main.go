@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,6 +24,7 @@ func main() {
 	dataDir := flag.String("data", ".data/store", "directory holding the SQLite files")
 	logLevel := flag.String("log-level", "error", "debug, info, warn or error")
 	syncMode := flag.String("sync", "normal", "SQLite synchronous mode: normal (survives a crash of any process, not a power cut) or full (fsync on every commit)")
+	pprofAddr := flag.String("pprof", "", "if set, serve Go's profiles (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
 	flag.Parse()
 
 	var level slog.Level
@@ -58,6 +61,19 @@ func main() {
 	defer stop()
 
 	go keepIDIndexes(ctx, dir, logger)
+
+	// Where the store's CPU goes under the mesh's load is the question every
+	// performance change starts from: `go tool pprof http://<addr>/debug/pprof/profile`.
+	if *pprofAddr != "" {
+		if !strings.HasPrefix(*pprofAddr, "127.0.0.1:") && !strings.HasPrefix(*pprofAddr, "localhost:") {
+			fail("bad -pprof %q: must be a loopback address", *pprofAddr)
+		}
+		go func() {
+			if err := http.ListenAndServe(*pprofAddr, nil); err != nil {
+				logger.Error("pprof listener stopped", "error", err)
+			}
+		}()
+	}
 
 	done := make(chan struct{})
 	go func() {
