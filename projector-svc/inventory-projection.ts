@@ -4,7 +4,7 @@
 // product document shows the longest-held PENDING_SHOWN of them and counts
 // all, so neither document grows with the orders a product has seen.
 import {
-  bucketOf, decodePending, encodePending, numericKey, PENDING_SHOWN, type InventoryDoc, type PendingBucket,
+  bucketEntries, bucketOf, decodePending, encodePending, numericKey, PENDING_SHOWN, type InventoryDoc, type PendingBucket, type PendingEntry,
 } from '../read-models';
 import { isEventOf, unhandled } from '../domain/events';
 import type { StreamEvent } from './order-projection';
@@ -54,15 +54,24 @@ export const needsRefill = (d: InventoryDoc) => decodePending(d.pending).length 
 /** The bucket with the event's reservation added or removed; the same object if nothing changes. */
 export function withPendingChange(b: PendingBucket, e: StreamEvent): PendingBucket {
   const p = e.payload;
+  if (p.$case !== 'inventoryReserved' && p.$case !== 'inventoryReleased' && p.$case !== 'inventorySold') return b;
+  const entries = bucketEntries(b);
+  const { orderId, slot } = p.value;
+  const held = entries.findIndex((x) => x.id === orderId);
   if (p.$case === 'inventoryReserved') {
-    return b.orders[p.value.orderId] === p.value.slot ? b : { ...b, orders: { ...b.orders, [p.value.orderId]: p.value.slot } };
+    if (held >= 0 && entries[held].slot === slot) return b;
+    const rest = entries.filter((x) => x.id !== orderId);
+    const at = rest.findIndex((x) => x.slot > slot);
+    rest.splice(at < 0 ? rest.length : at, 0, { id: orderId, slot });
+    return stored(b, rest);
   }
-  if (p.$case === 'inventoryReleased' || p.$case === 'inventorySold') {
-    if (!(p.value.orderId in b.orders)) return b;
-    const { [p.value.orderId]: _, ...rest } = b.orders;
-    return { ...b, orders: rest };
-  }
-  return b;
+  return held < 0 ? b : stored(b, entries.filter((x) => x.id !== orderId));
+}
+
+/** Written in the one-string layout, whichever it was read in. */
+function stored(b: PendingBucket, entries: PendingEntry[]): PendingBucket {
+  const { orders: _, ...rest } = b;
+  return { ...rest, pending: encodePending(entries) };
 }
 
 /** The slot whose bucket an event changes, if it changes one. */
@@ -73,7 +82,7 @@ export function pendingSlot(e: StreamEvent): number | undefined {
 
 /** The product shown with the longest-held open reservations found in its buckets, from its lowest on. */
 export function refilled(d: InventoryDoc, buckets: PendingBucket[]): InventoryDoc {
-  const entries = buckets.flatMap((b) => Object.entries(b.orders).map(([id, slot]) => ({ id, slot }))).sort((a, b) => a.slot - b.slot);
+  const entries = buckets.flatMap(bucketEntries).sort((a, b) => a.slot - b.slot);
   const pending = entries.slice(0, PENDING_SHOWN);
   const low = pending.length ? bucketOf(pending[0].slot) : bucketOf(Math.max(0, d.next_slot - 1));
   return { ...d, pending: encodePending(pending), pending_low: Math.max(d.pending_low, low) };

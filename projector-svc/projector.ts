@@ -22,7 +22,7 @@ import { Lru } from '../lib/lru';
 import { deliveryFieldsOf, inSpan } from '../lib/spans';
 import type { ReadStore } from '../lib/read-store';
 import {
-  bucketOf, emptyStats, numericKey, pendingKey, PENDING_SHOWN, productCountKey, STATS_ID, TOP_PRODUCTS, userOrdersKey, userProductKey,
+  bucketEntries, bucketOf, emptyStats, numericKey, pendingKey, PENDING_SHOWN, productCountKey, STATS_ID, TOP_PRODUCTS, userOrdersKey, userProductKey,
   type Derived, type InventoryDoc, type OrderDoc, type PendingBucket, type ProductCount, type ProductCounterDoc, type UserOrdersBucket,
 } from '../read-models';
 import { contributionOf, contributionVersion, decodeContribution, encodeContribution, pruneInflight, takenIn } from './contribution';
@@ -282,7 +282,7 @@ export class Projector {
     const bucket = async (productId: number, b: number) => {
       const key = pendingKey(productId, b);
       if (!buckets.has(key)) {
-        const found = (await this.load(this.read.inventoryPending, key)) ?? { _id: key, product_id: productId, orders: {} };
+        const found = (await this.load(this.read.inventoryPending, key)) ?? { _id: key, product_id: productId, pending: '' };
         loaded.set(key, found);
         buckets.set(key, found);
       }
@@ -303,7 +303,7 @@ export class Projector {
         for (let b = r.after.pending_low; count < PENDING_SHOWN && b <= bucketOf(r.after.next_slot - 1); b++) {
           const got = await bucket(r.after.product_id, b);
           found.push(got);
-          count += Object.keys(got.orders).length;
+          count += bucketEntries(got).length;
         }
         r.after = refilled(r.after, found);
       }),

@@ -3,7 +3,7 @@
 // (user_product_counts) and favourites, and the order listed in one of the
 // user's bounded buckets.
 import {
-  decodeEntry, emptyCounters, encodeEntry, numericKey, TOP_PRODUCTS, USER_BUCKET_SIZE, userOrdersKey, userProductKey, type OrderDoc, type UserOrdersBucket, type UserSummaryDoc,
+  bucketOrders, emptyCounters, encodeListed, numericKey, TOP_PRODUCTS, USER_BUCKET_SIZE, userOrdersKey, userProductKey, type OrderDoc, type UserOrdersBucket, type UserSummaryDoc,
 } from '../read-models';
 import { contributionOf, encodeContribution, moveCounters, takenIn, type Contribution } from './contribution';
 import { moveProducts, type ProductCounters, type Tallied } from './product-counts';
@@ -31,7 +31,7 @@ export const newestListed = (s: UserSummaryDoc): number | undefined => (s.order_
 
 /** A user's bucket as first stored. */
 export function newBucket(userId: number, bucket: number, newestBeforeMs: number | undefined): UserOrdersBucket {
-  return { _id: userOrdersKey(userId, bucket), user_id: userId, orders: {}, ...(newestBeforeMs === undefined ? {} : { newest_before_ms: newestBeforeMs }) };
+  return { _id: userOrdersKey(userId, bucket), user_id: userId, listed: '', ...(newestBeforeMs === undefined ? {} : { newest_before_ms: newestBeforeMs }) };
 }
 
 /**
@@ -55,7 +55,11 @@ export function withContribution(s: UserSummaryDoc, orderId: string, from: Contr
 
 /** The bucket with the order's entry, or the same object if it holds a newer one. */
 export function withOrderEntry(b: UserOrdersBucket, o: OrderDoc): UserOrdersBucket {
-  const known = b.orders[o.order_id];
-  if (known && decodeEntry(known).v >= o.version) return b;
-  return { ...b, orders: { ...b.orders, [o.order_id]: encodeEntry({ v: o.version, created_at: o.created_at, status: o.status }) } };
+  const orders = bucketOrders(b);
+  const known = orders.get(o.order_id);
+  if (known && known.v >= o.version) return b;
+  orders.set(o.order_id, { v: o.version, created_at: o.created_at, status: o.status });
+  // Written in the one-string layout, whichever it was read in.
+  const { orders: _, ...rest } = b;
+  return { ...rest, listed: encodeListed(orders) };
 }

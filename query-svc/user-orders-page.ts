@@ -1,7 +1,7 @@
 // ListUserOrders: a page of one user's orders, newest first, from the
 // user's order buckets (read-models/users.ts).
 import type { ReadStore } from '../lib/read-store';
-import { decodeEntry, numericKey, USER_BUCKET_SIZE, userOrdersKey, type OrderDoc } from '../read-models';
+import { bucketOrders, numericKey, USER_BUCKET_SIZE, userOrdersKey, type OrderDoc } from '../read-models';
 import { decodeToken, encodeToken } from './page-token';
 import { toOrder } from './read-model-mapping';
 
@@ -21,8 +21,7 @@ export async function pageUserOrders(read: ReadStore, userId: number, status: st
     const keys = Array.from({ length: Math.min(step, next + 1) }, (_, k) => userOrdersKey(userId, next - k));
     next -= keys.length;
     const buckets = await Promise.all(keys.map((_id) => read.userOrders.findOne({ _id })));
-    for (const [id, e] of buckets.flatMap((b) => Object.entries(b?.orders ?? {}))) {
-      const d = decodeEntry(e);
+    for (const [id, d] of buckets.flatMap((b) => (b ? [...bucketOrders(b)] : []))) {
       const t = d.created_at.getTime();
       if ((!status || d.status === status) && (!after || t < after[0] || (t === after[0] && id > after[1]))) rows.push({ id, t });
     }

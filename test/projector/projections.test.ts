@@ -2,11 +2,11 @@
 import fc from 'fast-check';
 import { PaymentMethod } from '../../gen/ts/cqrs/v1/common';
 import { event, type DomainEvent } from '../../domain/events';
-import { numericKey, PAID_STATUSES, pendingOrders, type InventoryDoc, type OrderDoc, type UserSummaryDoc } from '../../read-models';
-import { emptyInventory, projectInventory } from '../../projector-svc/inventory-projection';
+import { bucketEntries, bucketOrders, numericKey, PAID_STATUSES, pendingKey, pendingOrders, type InventoryDoc, type OrderDoc, type PendingBucket, type UserOrdersBucket, type UserSummaryDoc } from '../../read-models';
+import { emptyInventory, projectInventory, refilled, withPendingChange } from '../../projector-svc/inventory-projection';
 import { emptyOrder, projectOrder } from '../../projector-svc/order-projection';
 import type { ProductCounters, Tallied } from '../../projector-svc/product-counts';
-import { emptySummary, withOrder } from '../../projector-svc/user-summary-projection';
+import { emptySummary, newBucket, withOrder, withOrderEntry } from '../../projector-svc/user-summary-projection';
 import { deepFreeze } from '../support/given-when-then';
 
 const T0 = Date.parse('2024-05-01T10:00:00.000Z');
@@ -145,6 +145,53 @@ describe('inventory projection', () => {
     expect(back).toMatchObject({ version: 3, available_quantity: 10, reserved_quantity: 0, low_stock_alert: false, pending_count: 0 });
     expect(pendingOrders(back)).toEqual([]);
     expect(foldInventory(P, [updated(5, 5)]).low_stock_alert).toBe(false); // exactly at the threshold
+  });
+});
+
+describe('pending buckets', () => {
+  const P = 456;
+  const change = (b: PendingBucket, payload: DomainEvent) => withPendingChange(deepFreeze(b), { version: 1, occurredAt: at(1), payload });
+  const reserved = (orderId: string, slot: number) => event('inventoryReserved', { productId: P, orderId, quantity: 1, slot });
+  const sold = (orderId: string, slot: number) => event('inventorySold', { productId: P, orderId, quantity: 1, slot });
+  const empty: PendingBucket = { _id: pendingKey(P, 0), product_id: P, pending: '' };
+
+  test('reservations are listed by slot in one string, and gone once sold; a copy of an event changes nothing', () => {
+    let b = [reserved('b', 7), reserved('a', 3), reserved('c', 9)].reduce(change, empty);
+    expect(b.pending).toBe('3:a 7:b 9:c');
+    expect(change(b, reserved('a', 3))).toBe(b);
+    b = change(b, sold('b', 7));
+    expect(bucketEntries(b)).toEqual([{ id: 'a', slot: 3 }, { id: 'c', slot: 9 }]);
+    expect(change(b, sold('b', 7))).toBe(b);
+  });
+
+  test('a bucket stored as a map of order ids (before 2026-12-08) is read, and written back as one string', () => {
+    const old: PendingBucket = { _id: pendingKey(P, 0), product_id: P, orders: { z: 5, y: 2 } } as unknown as PendingBucket;
+    expect(bucketEntries(old)).toEqual([{ id: 'y', slot: 2 }, { id: 'z', slot: 5 }]);
+    const after = change(old, reserved('x', 8));
+    expect(after).toEqual({ _id: pendingKey(P, 0), product_id: P, pending: '2:y 5:z 8:x' });
+    const doc = refilled({ ...emptyInventory(P), pending_count: 2, next_slot: 6 }, [old]);
+    expect(pendingOrders(doc)).toEqual(['y', 'z']);
+  });
+});
+
+describe("a user's order buckets", () => {
+  test('orders are listed in one string, each at its latest version; an older copy changes nothing', () => {
+    const a = orderAt('a', 'PENDING', [[1, 'W', 1, 100]]);
+    const b = orderAt('b', 'VALIDATED', [[1, 'W', 1, 100]]);
+    let bucket = [a, b].reduce(withOrderEntry, deepFreeze(newBucket(123, 0, 0)));
+    expect(bucket.listed).toBe(`a:1:${a.created_at.getTime()}:PENDING b:2:${b.created_at.getTime()}:VALIDATED`);
+    const paid = orderAt('a', 'PAID', [[1, 'W', 1, 100]]);
+    bucket = withOrderEntry(deepFreeze(bucket), paid);
+    expect([...bucketOrders(bucket)].map(([id, e]) => [id, e.v, e.status])).toEqual([['a', paid.version, 'PAID'], ['b', 2, 'VALIDATED']]);
+    expect(withOrderEntry(bucket, a)).toBe(bucket);
+  });
+
+  test('a bucket stored as a map of order ids (before 2026-12-08) is read, and written back as one string', () => {
+    const old = { _id: 'k', user_id: 123, orders: { z: '1 5000 PENDING' } } as unknown as UserOrdersBucket;
+    expect([...bucketOrders(old)]).toEqual([['z', { v: 1, created_at: new Date(5000), status: 'PENDING' }]]);
+    const a = orderAt('a', 'PENDING', [[1, 'W', 1, 100]]);
+    const after = withOrderEntry(deepFreeze(old), a);
+    expect(after).toEqual({ _id: 'k', user_id: 123, listed: `z:1:5000:PENDING a:1:${a.created_at.getTime()}:PENDING` });
   });
 });
 
