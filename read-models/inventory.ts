@@ -62,11 +62,8 @@ export const decodePending = (s: string): PendingEntry[] =>
   s ? s.split(' ').map((x) => ({ slot: Number(x.slice(0, x.indexOf(':'))), id: x.slice(x.indexOf(':') + 1) })) : [];
 
 /** A bucket's open reservations, from either layout, by slot. */
-export function bucketEntries(b: PendingBucket): PendingEntry[] {
-  const old = Object.entries(b.orders ?? {}).map(([id, slot]) => ({ id, slot }));
-  const entries = [...old, ...decodePending(b.pending ?? '')];
-  return old.length ? entries.sort((x, y) => x.slot - y.slot) : entries;
-}
+export const bucketEntries = (b: PendingBucket): PendingEntry[] =>
+  b.orders ? Object.entries(b.orders).map(([id, slot]) => ({ id, slot })).sort((x, y) => x.slot - y.slot) : decodePending(b.pending);
 
 /** The pending orders a query shows: those in the document, sorted by id. */
 export const pendingOrders = (d: Pick<InventoryDoc, 'pending'>): string[] => decodePending(d.pending).map((e) => e.id).sort();

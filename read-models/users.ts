@@ -52,13 +52,14 @@ export function decodeEntry(s: string): UserOrderEntry {
 
 /** A bucket's orders, from either layout, in the order they were listed. */
 export function bucketOrders(b: Pick<UserOrdersBucket, 'listed' | 'orders'>): Map<string, UserOrderEntry> {
-  const out = new Map(Object.entries(b.orders ?? {}).map(([id, e]) => [id, decodeEntry(e)] as const));
-  for (const item of b.listed ? b.listed.split(' ') : []) {
-    const parts = item.split(':');
-    const [v, t, status] = parts.slice(-3);
-    out.set(parts.slice(0, -3).join(':'), { v: Number(v), created_at: new Date(Number(t)), status });
-  }
-  return out;
+  if (b.orders) return new Map(Object.entries(b.orders).map(([id, e]) => [id, decodeEntry(e)]));
+  return new Map(
+    (b.listed ? b.listed.split(' ') : []).map((item) => {
+      const parts = item.split(':');
+      const [v, t, status] = parts.slice(-3);
+      return [parts.slice(0, -3).join(':'), { v: Number(v), created_at: new Date(Number(t)), status }];
+    }),
+  );
 }
 
 export const encodeListed = (orders: Map<string, UserOrderEntry>): string =>

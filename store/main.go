@@ -44,6 +44,9 @@ func main() {
 	if *syncMode != "normal" && *syncMode != "full" {
 		fail("bad -sync %q: must be normal or full", *syncMode)
 	}
+	if *pprofAddr != "" && !strings.HasPrefix(*pprofAddr, "127.0.0.1:") && !strings.HasPrefix(*pprofAddr, "localhost:") {
+		fail("bad -pprof %q: must be a loopback address", *pprofAddr)
+	}
 	// FerretDB adds WAL journaling itself; in WAL mode synchronous=NORMAL
 	// fsyncs at checkpoints instead of every commit, which is what makes a
 	// local store keep up with the mesh on a laptop disk.
@@ -65,9 +68,6 @@ func main() {
 	// Where the store's CPU goes under the mesh's load is the question every
 	// performance change starts from: `go tool pprof http://<addr>/debug/pprof/profile`.
 	if *pprofAddr != "" {
-		if !strings.HasPrefix(*pprofAddr, "127.0.0.1:") && !strings.HasPrefix(*pprofAddr, "localhost:") {
-			fail("bad -pprof %q: must be a loopback address", *pprofAddr)
-		}
 		go func() {
 			if err := http.ListenAndServe(*pprofAddr, nil); err != nil {
 				logger.Error("pprof listener stopped", "error", err)
